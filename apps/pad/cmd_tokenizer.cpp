@@ -1,0 +1,5 @@
+// placeholder: registers no commands yet
+#include "commands.h"
+namespace pad::cli {
+void add_tokenizer_commands(CLI::App&) {}
+}  // namespace pad::cli

@@ -1,0 +1,12 @@
+// Each group of `pad` subcommands registers itself on the root CLI11 app; main() only dispatches.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace pad::cli {
+
+void add_model_commands(CLI::App& app);      // info, logits, generate         (cmd_model.cpp)
+void add_tokenizer_commands(CLI::App& app);  // tokenize, detokenize, chat-template (cmd_tokenizer.cpp)
+void add_bench_commands(CLI::App& app);      // bench runtime, ...              (cmd_bench.cpp)
+
+}  // namespace pad::cli

@@ -1,0 +1,27 @@
+// The `pad` command: parses the command line and converts library exceptions to exit codes exactly
+// once (STYLE.md): bad input → "error: …" and exit 2; anything else → exit 1.
+#include <cstdio>
+#include <exception>
+#include <stdexcept>
+
+#include "commands.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"pad: personalized alignment at decoding time"};
+  app.require_subcommand(1);
+  pad::cli::add_model_commands(app);
+  pad::cli::add_tokenizer_commands(app);
+  pad::cli::add_bench_commands(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  } catch (const std::invalid_argument& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

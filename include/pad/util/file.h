@@ -1,0 +1,40 @@
+// File access: read-only memory maps for model weights, whole-file reads, atomic writes.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace pad {
+
+// A read-only memory map of a whole file. Movable, not copyable; unmaps on destruction.
+class MappedFile {
+ public:
+  MappedFile() = default;
+  explicit MappedFile(const std::string& path);  // throws std::runtime_error naming the file
+  ~MappedFile();
+  MappedFile(MappedFile&& other) noexcept;
+  MappedFile& operator=(MappedFile&& other) noexcept;
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+
+  const uint8_t* data() const { return data_; }
+  size_t size() const { return size_; }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+  const uint8_t* data_ = nullptr;
+  size_t size_ = 0;
+};
+
+std::string read_file(const std::string& path);  // throws std::runtime_error naming the file
+bool file_exists(const std::string& path);
+bool is_directory(const std::string& path);
+
+// Writes to a temporary file in the same directory, fsyncs it, then renames over `path`, so a
+// reader never sees a partial file and a crash never destroys the previous version.
+void write_file_atomic(const std::string& path, std::string_view contents);
+
+}  // namespace pad
