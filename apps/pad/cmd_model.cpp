@@ -1,5 +1,141 @@
-// placeholder: registers no commands yet
+// `pad info`, `pad logits`, `pad generate`: inspect a model, print its logits, generate text or ids.
+#include <ATen/Parallel.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <nlohmann/json.hpp>
+
 #include "commands.h"
+#include "common.h"
+#include "pad/decode/generate.h"
+#include "pad/format/gguf.h"
+#include "pad/tokenizer/tokenizer.h"
+#include "pad/util/file.h"
+#include "pad/util/strings.h"
+
 namespace pad::cli {
-void add_model_commands(CLI::App&) {}
+namespace {
+
+std::string tokenizer_kind(const std::string& path) {
+  namespace fs = std::filesystem;
+  if (!fs::is_directory(path)) {
+    GgufFile g(path);
+    auto model = g.get_string_opt("tokenizer.ggml.model");
+    if (!model) return "none";
+    auto pre = g.get_string_opt("tokenizer.ggml.pre");
+    return "gguf " + *model + (pre ? " (pre-tokenizer " + *pre + ")" : "");
+  }
+  if (fs::exists(fs::path(path) / "tokenizer.json")) {
+    auto j = nlohmann::json::parse(read_file((fs::path(path) / "tokenizer.json").string()), nullptr, false);
+    std::string type = j.is_object() && j.contains("model") ? j["model"].value("type", "?") : "?";
+    return "tokenizer.json " + type;
+  }
+  if (fs::exists(fs::path(path) / "tokenizer.model")) return "sentencepiece tokenizer.model";
+  return "none";
+}
+
+void run_info(const ModelFlags& f) {
+  apply_threads(f);
+  LoadedModel m = load_weights(f.model, LoadOptions{parse_dtype(f.dtype)});
+  const ModelConfig& c = m.config;
+  nlohmann::json j = {
+      {"path", m.path}, {"format", m.format}, {"architecture", arch_name(c.arch)},
+      {"n_params", c.n_params()}, {"n_vocab", c.n_vocab}, {"d_model", c.d_model}, {"n_layer", c.n_layer},
+      {"n_head", c.n_head}, {"n_kv_head", c.n_kv_head}, {"head_dim", c.head_dim}, {"d_ff", c.d_ff},
+      {"rope_theta", c.rope_theta}, {"rope_scaling", c.rope_scaling.type.empty() ? "none" : c.rope_scaling.type},
+      {"rms_norm_eps", c.rms_norm_eps}, {"tie_embeddings", c.tie_embeddings}, {"attn_bias", c.attn_bias},
+      {"file_dtype", m.file_dtype}, {"compute_dtype", f.dtype}, {"tokenizer", tokenizer_kind(f.model)}};
+  std::cout << j.dump(2) << "\n";
+}
+
+void run_logits(const ModelFlags& f, const std::string& ids_text, int top) {
+  if (top <= 0) throw_invalid("--top ", top, " is out of range (expected ≥ 1)");
+  auto model = load_model(f);
+  std::vector<int> ids = parse_int_list(ids_text, "--ids");
+  int slot = model->create_slot();
+  ForwardOutput out = model->forward({Row{slot, ids, true}});
+  at::Tensor logits = out.logits;  // [T, V] f32
+  const int64_t k = std::min<int64_t>(top, logits.size(1));
+  auto [values, indices] = logits.topk(k, 1);
+  for (int64_t p = 0; p < logits.size(0); ++p) {
+    nlohmann::json row = {{"pos", p}, {"top", nlohmann::json::array()}};
+    for (int64_t i = 0; i < k; ++i)
+      row["top"].push_back({indices[p][i].item<int64_t>(), values[p][i].item<float>()});
+    std::cout << row.dump() << "\n";
+  }
+}
+
+struct GenerateFlags {
+  ModelFlags model;
+  PromptFlags prompt;
+  GenerateOptions options;
+  bool print_ids = false;
+  bool ignore_eos = false;
+};
+
+void run_generate(const GenerateFlags& g) {
+  auto model = load_model(g.model);
+  GenerateOptions options = g.options;
+  std::unique_ptr<Tokenizer> tok;
+  std::vector<int> prompt;
+  if (!g.prompt.ids.empty()) {
+    prompt = parse_int_list(g.prompt.ids, "--ids");
+    if (has_tokenizer(g.model.model)) tok = Tokenizer::load(g.model.model);
+  } else {
+    tok = Tokenizer::load(g.model.model);
+    prompt = encode_prompt(*tok, read_prompt_text(g.prompt), g.prompt);
+  }
+  if (!g.ignore_eos) options.stop_ids = stop_ids(model->config(), tok.get());
+  std::unique_ptr<StreamDecoder> stream;
+  if (!g.print_ids) {
+    if (!tok) throw_invalid(g.model.model, ": no tokenizer to print text; use --print-ids");
+    stream = std::make_unique<StreamDecoder>(*tok);
+  }
+  auto on_token = [&](size_t, int token) {
+    if (stream) {
+      std::cout << stream->feed(token) << std::flush;
+    }
+  };
+  std::vector<GenerateResult> r = generate(*model, {prompt}, options, on_token);
+  if (stream) {
+    std::cout << stream->flush() << "\n";
+  } else {
+    std::vector<std::string> parts;
+    for (int t : r[0].tokens) parts.push_back(std::to_string(t));
+    std::cout << join(parts, " ") << "\n";
+  }
+  log_info("prefill ", r[0].t_prefill_ms, " ms, decode ", r[0].t_decode_ms, " ms for ", r[0].tokens.size(), " tokens");
+}
+
+}  // namespace
+
+void add_model_commands(CLI::App& app) {
+  auto info_flags = std::make_shared<ModelFlags>();
+  CLI::App* info = app.add_subcommand("info", "Describe a model: architecture, sizes, dtypes, tokenizer");
+  info->add_option("model", info_flags->model, "Hugging Face directory or .gguf file")->required();
+  add_runtime_flags(*info, *info_flags);
+  info->callback([info_flags] { run_info(*info_flags); });
+
+  auto logits_flags = std::make_shared<ModelFlags>();
+  auto ids = std::make_shared<std::string>();
+  auto top = std::make_shared<int>(5);
+  CLI::App* logits = app.add_subcommand("logits", "Print the top logits at every position of an id sequence");
+  add_model_flags(*logits, *logits_flags);
+  logits->add_option("--ids", *ids, "comma-separated token ids")->required();
+  logits->add_option("--top", *top, "how many (id, logit) pairs per position");
+  logits->callback([=] { run_logits(*logits_flags, *ids, *top); });
+
+  auto g = std::make_shared<GenerateFlags>();
+  CLI::App* gen = app.add_subcommand("generate", "Generate a continuation of a prompt (text or ids)");
+  add_model_flags(*gen, g->model);
+  add_prompt_flags(*gen, g->prompt);
+  add_sampling_flags(*gen, g->options.sampling);
+  gen->add_option("-n,--n-predict", g->options.n_predict, "maximum new tokens");
+  gen->add_flag("--print-ids", g->print_ids, "print generated ids instead of text");
+  gen->add_flag("--ignore-eos", g->ignore_eos, "do not stop at end-of-sequence tokens");
+  gen->callback([g] { run_generate(*g); });
+}
+
 }  // namespace pad::cli

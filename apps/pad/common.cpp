@@ -1,0 +1,100 @@
+// Shared flag handling for the `pad` subcommands.
+#include "common.h"
+
+#include <ATen/Parallel.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <iostream>
+#include <iterator>
+#include <thread>
+
+#include "pad/format/gguf.h"
+#include "pad/tokenizer/chat_template.h"
+#include "pad/tokenizer/tokenizer.h"
+#include "pad/util/error.h"
+#include "pad/util/file.h"
+
+namespace pad::cli {
+
+void add_runtime_flags(CLI::App& app, ModelFlags& f) {
+  app.add_option("--dtype", f.dtype, "compute dtype of the weights: f32 or bf16")->check(CLI::IsMember({"f32", "bf16"}));
+  app.add_option("--threads", f.threads, "threads (0 = all cores)")->check(CLI::NonNegativeNumber);
+}
+
+void add_model_flags(CLI::App& app, ModelFlags& f) {
+  app.add_option("-m,--model", f.model, "Hugging Face directory or .gguf file")->required();
+  add_runtime_flags(app, f);
+}
+
+void add_prompt_flags(CLI::App& app, PromptFlags& f) {
+  app.add_option("-p,--prompt", f.text, "prompt text (else --file, else standard input)");
+  app.add_option("--file", f.file, "read the prompt text from this file");
+  app.add_option("--ids", f.ids, "comma-separated prompt token ids (no template, no tokenizer)");
+  app.add_flag("--chat", f.chat, "wrap the prompt in the model's chat template as a user turn");
+  app.add_option("--chat-template", f.chat_template, "use this built-in chat template instead of recognizing one");
+  app.add_option("--system", f.system, "system message for --chat");
+}
+
+void add_sampling_flags(CLI::App& app, SamplingOptions& s) {
+  app.add_option("--temp", s.temperature, "temperature; 0 = greedy (default)");
+  app.add_option("--top-k", s.top_k, "keep the k most likely tokens (0 = off)");
+  app.add_option("--top-p", s.top_p, "nucleus sampling threshold (1 = off)");
+  app.add_option("--min-p", s.min_p, "drop tokens below min_p × the top probability (0 = off)");
+  app.add_option("--seed", s.seed, "sampling seed");
+}
+
+at::ScalarType parse_dtype(const std::string& name) {
+  if (name == "f32") return at::kFloat;
+  if (name == "bf16") return at::kBFloat16;
+  throw_invalid("--dtype '", name, "' is not supported (expected f32 or bf16)");
+}
+
+void apply_threads(const ModelFlags& f) {
+  int n = f.threads > 0 ? f.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  at::set_num_threads(n);
+}
+
+std::shared_ptr<Model> load_model(const ModelFlags& f) {
+  apply_threads(f);
+  return Model::load(f.model, LoadOptions{parse_dtype(f.dtype)});
+}
+
+bool has_tokenizer(const std::string& path) {
+  namespace fs = std::filesystem;
+  if (fs::is_directory(path))
+    return fs::exists(fs::path(path) / "tokenizer.json") || fs::exists(fs::path(path) / "tokenizer.model");
+  if (path.size() > 5 && path.substr(path.size() - 5) == ".gguf") return GgufFile(path).has("tokenizer.ggml.tokens");
+  return false;
+}
+
+std::string read_prompt_text(const PromptFlags& f) {
+  if (!f.text.empty()) return f.text;
+  if (!f.file.empty()) return read_file(f.file);
+  if (isatty(STDIN_FILENO)) throw_invalid("no prompt: give -p TEXT, --file F, --ids, or pipe text on standard input");
+  return std::string(std::istreambuf_iterator<char>(std::cin), {});
+}
+
+std::vector<int> encode_prompt(const Tokenizer& tok, const std::string& text, const PromptFlags& f) {
+  if (!f.chat) return tok.encode(text);
+  const auto& tmpl = tok.chat_template();
+  if (!tmpl && f.chat_template.empty())
+    throw_invalid("--chat: the model has no chat template; name one with --chat-template");
+  std::vector<ChatMessage> messages;
+  if (!f.system.empty()) messages.push_back({"system", f.system});
+  messages.push_back({"user", text});
+  std::string rendered = render_chat(tmpl.value_or(""), messages, true, tok.bos_text(), tok.eos_text(), f.chat_template);
+  // The template already carries BOS where the family wants it.
+  return tok.encode(rendered, EncodeOptions{false, true});
+}
+
+std::vector<int> stop_ids(const ModelConfig& config, const Tokenizer* tok) {
+  std::vector<int> ids = config.eos_ids;
+  if (tok != nullptr)
+    for (int id : tok->eos_ids())
+      if (std::find(ids.begin(), ids.end(), id) == ids.end()) ids.push_back(id);
+  return ids;
+}
+
+}  // namespace pad::cli

@@ -1,0 +1,85 @@
+// A Llama-family decoder with per-slot key/value caches and a batched forward over rows of
+// different lengths (prefill and decode are the same call), plus the no-cache reference path.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "pad/model/weights.h"
+
+namespace pad {
+
+// One row of a batched forward: new tokens appended to one slot's cache.
+struct Row {
+  int slot = 0;
+  std::vector<int> tokens;  // at least one
+  bool all_logits = false;  // return every new position, not only the last
+};
+
+struct ForwardOutput {
+  at::Tensor hidden;  // [P, d] f32: final-norm hidden state of each returned position
+  at::Tensor logits;  // [P, V] f32 (undefined when logits were not requested)
+  std::vector<int64_t> row_begin;  // row r owns positions [row_begin[r], row_begin[r + 1]) of P
+};
+
+class Model {
+ public:
+  Model(ModelConfig config, ModelWeights weights, std::string name = "");
+  static std::shared_ptr<Model> load(const std::string& path, const LoadOptions& options = {});
+
+  const ModelConfig& config() const { return config_; }
+  const ModelWeights& weights() const { return weights_; }
+  const std::string& name() const { return name_; }
+  at::ScalarType dtype() const { return weights_.embed.scalar_type(); }
+
+  // Key/value cache slots. Ids are small integers, reused after free_slot.
+  int create_slot();
+  void free_slot(int slot);
+  void reset_slot(int slot);      // forget the cached tokens, keep the slot
+  int fork_slot(int source);      // a new slot holding a copy of source's cache
+  int64_t slot_length(int slot) const;
+  int n_active_slots() const;
+
+  // Appends each row's tokens to its slot and returns hidden states (and logits) of each row's last
+  // position, or of all its new positions when row.all_logits. A slot may appear in one row only.
+  ForwardOutput forward(const std::vector<Row>& rows, bool want_logits = true);
+
+  // lm_head applied to final-norm hidden states: [P, d] f32 → [P, V] f32.
+  at::Tensor logits_from_hidden(const at::Tensor& hidden) const;
+
+  // Reference path: whole sequences, no cache, plain ATen ops (differentiable).
+  // tokens: [B, T] int64 → final-norm hidden [B, T, d] in `precision` (f32, or f64 as a numerical oracle).
+  at::Tensor hidden_sequence(const at::Tensor& tokens, at::ScalarType precision = at::kFloat) const;
+  at::Tensor forward_sequence(const at::Tensor& tokens, at::ScalarType precision = at::kFloat) const;  // [B, T, V]
+
+ private:
+  struct SlotCache {
+    std::vector<at::Tensor> k, v;  // per layer [n_kv, capacity, hd] f32
+    int64_t length = 0;
+    int64_t capacity = 0;
+    bool in_use = false;
+  };
+  SlotCache& slot_ref(int slot);
+  const SlotCache& slot_ref(int slot) const;
+  void reserve(SlotCache& cache, int64_t needed);
+  at::Tensor rope_angles(const at::Tensor& positions) const;  // [T] int64 → [T, hd/2] f32
+
+  ModelConfig config_;
+  ModelWeights weights_;
+  std::string name_;
+  std::vector<at::Tensor> wqkv_;     // per layer [q_dim + 2·kv_dim, d]: one product for q, k and v
+  std::vector<at::Tensor> bqkv_;     // per layer [q_dim + 2·kv_dim] f32, or undefined
+  std::vector<at::Tensor> w_gate_up_;  // per layer [2·d_ff, d]
+  at::Tensor inv_freq_;              // [hd/2] f32 rotary frequencies (scaling applied)
+  std::vector<SlotCache> slots_;
+};
+
+// Shared building blocks (also used by training and the reference path).
+at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps);       // x [.., d] f32
+at::Tensor apply_rope(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin);  // x [T, H, hd]; cos/sin [T, hd/2]
+at::Tensor rope_inv_freq(const ModelConfig& config, const at::Tensor& freq_factors);  // [hd/2] f32
+
+}  // namespace pad

@@ -1,0 +1,266 @@
+// The decoder forward: packed rows, fused q/k/v and gate/up products, per-slot caches.
+#include "pad/model/model.h"
+
+#include <cmath>
+
+#include "attention.h"
+#include "pad/kernels/linear.h"
+#include "pad/util/error.h"
+
+namespace pad {
+namespace {
+
+// x [T, K] f32 · w [N, K]ᵀ (+ b) → [T, N] f32, through the small-batch kernels.
+at::Tensor project(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) {
+  return kernels::linear(x, w, b.defined() ? c10::optional<at::Tensor>(b) : c10::nullopt);
+}
+
+}  // namespace
+
+at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps) {
+  at::Tensor var = x.pow(2).mean(-1, /*keepdim=*/true);
+  return x * at::rsqrt(var + eps) * weight;
+}
+
+at::Tensor apply_rope(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) {
+  // Hugging Face's rotate_half convention: pairs are (i, i + hd/2).
+  const int64_t half = x.size(-1) / 2;
+  at::Tensor x1 = x.narrow(-1, 0, half), x2 = x.narrow(-1, half, half);
+  at::Tensor c = cos.unsqueeze(-2), s = sin.unsqueeze(-2);  // broadcast over heads
+  return at::cat({x1 * c - x2 * s, x2 * c + x1 * s}, -1);
+}
+
+at::Tensor rope_inv_freq(const ModelConfig& c, const at::Tensor& freq_factors) {
+  const int64_t hd = c.head_dim;
+  at::Tensor inv = 1.0 / at::pow(at::scalar_tensor(c.rope_theta, at::kFloat),
+                                 at::arange(0, hd, 2, at::kLong).to(at::kFloat) / static_cast<double>(hd));
+  const RopeScaling& rs = c.rope_scaling;
+  if (rs.type == "llama3") {
+    // Llama 3.1: long wavelengths are slowed by `factor`, short ones kept, a smooth ramp between.
+    const double old_len = static_cast<double>(rs.original_max_position_embeddings);
+    const double low_wavelen = old_len / rs.low_freq_factor, high_wavelen = old_len / rs.high_freq_factor;
+    auto acc = inv.accessor<float, 1>();
+    for (int64_t i = 0; i < inv.size(0); ++i) {
+      const double freq = acc[i], wavelen = 2 * M_PI / freq;
+      if (wavelen < high_wavelen) continue;
+      if (wavelen > low_wavelen) {
+        acc[i] = static_cast<float>(freq / rs.factor);
+      } else {
+        const double smooth = (old_len / wavelen - rs.low_freq_factor) / (rs.high_freq_factor - rs.low_freq_factor);
+        acc[i] = static_cast<float>((1 - smooth) * freq / rs.factor + smooth * freq);
+      }
+    }
+  } else if (rs.type == "linear") {
+    inv = inv / rs.factor;
+  }
+  if (freq_factors.defined()) inv = inv / freq_factors;
+  return inv.contiguous();
+}
+
+Model::Model(ModelConfig config, ModelWeights weights, std::string name)
+    : config_(std::move(config)), weights_(std::move(weights)), name_(std::move(name)) {
+  for (LayerWeights& l : weights_.layers) {
+    // Fuse the products that share an input; keep the per-module tensors as views of the fused ones.
+    at::Tensor qkv = at::cat({l.wq, l.wk, l.wv}, 0).contiguous();
+    const int64_t q = l.wq.size(0), kv = l.wk.size(0);
+    l.wq = qkv.narrow(0, 0, q);
+    l.wk = qkv.narrow(0, q, kv);
+    l.wv = qkv.narrow(0, q + kv, kv);
+    wqkv_.push_back(qkv);
+    bqkv_.push_back(l.bq.defined() ? at::cat({l.bq, l.bk, l.bv}, 0).contiguous() : at::Tensor());
+    at::Tensor gate_up = at::cat({l.w_gate, l.w_up}, 0).contiguous();
+    l.w_gate = gate_up.narrow(0, 0, config_.d_ff);
+    l.w_up = gate_up.narrow(0, config_.d_ff, config_.d_ff);
+    w_gate_up_.push_back(gate_up);
+  }
+  inv_freq_ = rope_inv_freq(config_, weights_.rope_freq_factors);
+}
+
+std::shared_ptr<Model> Model::load(const std::string& path, const LoadOptions& options) {
+  LoadedModel m = load_weights(path, options);
+  return std::make_shared<Model>(std::move(m.config), std::move(m.weights), path);
+}
+
+int Model::create_slot() {
+  for (size_t i = 0; i < slots_.size(); ++i) {
+    if (!slots_[i].in_use) {
+      slots_[i].in_use = true;
+      slots_[i].length = 0;
+      return static_cast<int>(i);
+    }
+  }
+  slots_.emplace_back();
+  slots_.back().in_use = true;
+  return static_cast<int>(slots_.size() - 1);
+}
+
+Model::SlotCache& Model::slot_ref(int slot) {
+  if (slot < 0 || slot >= static_cast<int>(slots_.size()) || !slots_[slot].in_use)
+    throw_invalid("slot ", slot, " is not an active cache slot");
+  return slots_[slot];
+}
+const Model::SlotCache& Model::slot_ref(int slot) const { return const_cast<Model*>(this)->slot_ref(slot); }
+
+void Model::free_slot(int slot) {
+  SlotCache& s = slot_ref(slot);
+  s = SlotCache();  // releases the cache memory
+}
+
+void Model::reset_slot(int slot) { slot_ref(slot).length = 0; }
+
+int Model::fork_slot(int source) {
+  const int64_t len = slot_ref(source).length;
+  int dst = create_slot();
+  SlotCache& d = slots_[dst];
+  const SlotCache& s = slots_[source];
+  reserve(d, len);
+  for (size_t l = 0; l < s.k.size(); ++l) {
+    d.k[l].narrow(1, 0, len).copy_(s.k[l].narrow(1, 0, len));
+    d.v[l].narrow(1, 0, len).copy_(s.v[l].narrow(1, 0, len));
+  }
+  d.length = len;
+  return dst;
+}
+
+int64_t Model::slot_length(int slot) const { return slot_ref(slot).length; }
+
+int Model::n_active_slots() const {
+  int n = 0;
+  for (const SlotCache& s : slots_) n += s.in_use;
+  return n;
+}
+
+void Model::reserve(SlotCache& cache, int64_t needed) {
+  if (needed <= cache.capacity) return;
+  const int64_t cap = std::max({needed, 2 * cache.capacity, int64_t{32}});
+  const int64_t n_kv = config_.n_kv_head, hd = config_.head_dim;
+  for (int64_t l = 0; l < config_.n_layer; ++l) {
+    at::Tensor k = at::empty({n_kv, cap, hd}, at::kFloat);  // [n_kv, cap, hd] f32
+    at::Tensor v = at::empty({n_kv, cap, hd}, at::kFloat);
+    if (cache.length > 0) {
+      k.narrow(1, 0, cache.length).copy_(cache.k[l].narrow(1, 0, cache.length));
+      v.narrow(1, 0, cache.length).copy_(cache.v[l].narrow(1, 0, cache.length));
+    }
+    if (static_cast<int64_t>(cache.k.size()) <= l) {
+      cache.k.push_back(k);
+      cache.v.push_back(v);
+    } else {
+      cache.k[l] = k;
+      cache.v[l] = v;
+    }
+  }
+  cache.capacity = cap;
+}
+
+at::Tensor Model::rope_angles(const at::Tensor& positions) const {
+  return positions.to(at::kFloat).unsqueeze(1) * inv_freq_.unsqueeze(0);  // [T, hd/2]
+}
+
+ForwardOutput Model::forward(const std::vector<Row>& rows, bool want_logits) {
+  if (rows.empty()) throw_invalid("forward: no rows");
+  const ModelConfig& c = config_;
+  std::vector<int64_t> ids, positions, row_start;
+  std::vector<bool> seen(slots_.size(), false);
+  for (const Row& r : rows) {
+    SlotCache& s = slot_ref(r.slot);
+    if (seen[r.slot]) throw_invalid("forward: slot ", r.slot, " appears in more than one row");
+    seen[r.slot] = true;
+    if (r.tokens.empty()) throw_invalid("forward: row for slot ", r.slot, " has no tokens");
+    row_start.push_back(static_cast<int64_t>(ids.size()));
+    for (size_t j = 0; j < r.tokens.size(); ++j) {
+      if (r.tokens[j] < 0 || r.tokens[j] >= c.n_vocab)
+        throw_invalid("forward: token id ", r.tokens[j], " is outside the vocabulary [0, ", c.n_vocab, ")");
+      ids.push_back(r.tokens[j]);
+      positions.push_back(s.length + static_cast<int64_t>(j));
+    }
+    reserve(s, s.length + static_cast<int64_t>(r.tokens.size()));
+  }
+  row_start.push_back(static_cast<int64_t>(ids.size()));
+  const int64_t T = static_cast<int64_t>(ids.size()), hd = c.head_dim;
+  const int64_t q_dim = c.n_head * hd, kv_dim = c.n_kv_head * hd;
+  at::Tensor id_t = at::tensor(ids, at::kLong);                          // [T]
+  at::Tensor angles = rope_angles(at::tensor(positions, at::kLong));     // [T, hd/2]
+  at::Tensor cos = angles.cos(), sin = angles.sin();
+  at::Tensor x = weights_.embed.index_select(0, id_t).to(at::kFloat);    // [T, d] f32
+  const double scale = 1.0 / std::sqrt(static_cast<double>(hd));
+
+  for (int64_t l = 0; l < c.n_layer; ++l) {
+    const LayerWeights& w = weights_.layers[l];
+    at::Tensor h = rms_norm(x, w.attn_norm, c.rms_norm_eps);
+    at::Tensor qkv = project(h, wqkv_[l], bqkv_[l]);                    // [T, q_dim + 2·kv_dim]
+    at::Tensor q = apply_rope(qkv.narrow(1, 0, q_dim).view({T, c.n_head, hd}), cos, sin).contiguous();
+    at::Tensor k = apply_rope(qkv.narrow(1, q_dim, kv_dim).reshape({T, c.n_kv_head, hd}), cos, sin);
+    at::Tensor v = qkv.narrow(1, q_dim + kv_dim, kv_dim).reshape({T, c.n_kv_head, hd});
+    at::Tensor attn = at::empty({T, c.n_head, hd}, at::kFloat);         // [T, n_head, hd]
+    std::vector<detail::AttentionRow> work(rows.size());
+    for (size_t r = 0; r < rows.size(); ++r) {
+      SlotCache& s = slots_[rows[r].slot];
+      const int64_t n = row_start[r + 1] - row_start[r];
+      s.k[l].narrow(1, s.length, n).copy_(k.narrow(0, row_start[r], n).transpose(0, 1));
+      s.v[l].narrow(1, s.length, n).copy_(v.narrow(0, row_start[r], n).transpose(0, 1));
+      work[r] = {q.narrow(0, row_start[r], n), s.k[l], s.v[l], s.length + n, attn.narrow(0, row_start[r], n)};
+    }
+    detail::attend(work, scale);
+    x = x + project(attn.view({T, q_dim}), w.wo, at::Tensor());
+    h = rms_norm(x, w.ffn_norm, c.rms_norm_eps);
+    at::Tensor gu = project(h, w_gate_up_[l], at::Tensor());             // [T, 2·d_ff]
+    at::Tensor act = at::silu(gu.narrow(1, 0, c.d_ff)) * gu.narrow(1, c.d_ff, c.d_ff);
+    x = x + project(act, w.w_down, at::Tensor());
+  }
+  for (size_t r = 0; r < rows.size(); ++r) slots_[rows[r].slot].length += row_start[r + 1] - row_start[r];
+
+  std::vector<int64_t> pick;
+  ForwardOutput out;
+  for (size_t r = 0; r < rows.size(); ++r) {
+    out.row_begin.push_back(static_cast<int64_t>(pick.size()));
+    if (rows[r].all_logits) {
+      for (int64_t i = row_start[r]; i < row_start[r + 1]; ++i) pick.push_back(i);
+    } else {
+      pick.push_back(row_start[r + 1] - 1);
+    }
+  }
+  out.row_begin.push_back(static_cast<int64_t>(pick.size()));
+  at::Tensor sel = static_cast<int64_t>(pick.size()) == T ? x : x.index_select(0, at::tensor(pick, at::kLong));
+  out.hidden = rms_norm(sel, weights_.final_norm, c.rms_norm_eps);
+  if (want_logits) out.logits = logits_from_hidden(out.hidden);
+  return out;
+}
+
+at::Tensor Model::logits_from_hidden(const at::Tensor& hidden) const {
+  return project(hidden, weights_.lm_head, at::Tensor());
+}
+
+at::Tensor Model::hidden_sequence(const at::Tensor& tokens, at::ScalarType ct) const {
+  const ModelConfig& c = config_;
+  const int64_t B = tokens.size(0), T = tokens.size(1), hd = c.head_dim, group = c.n_head / c.n_kv_head;
+  at::Tensor angles = at::arange(T, at::kLong).to(ct).unsqueeze(1) * inv_freq_.to(ct).unsqueeze(0);
+  at::Tensor cos = angles.cos(), sin = angles.sin();                             // [T, hd/2]
+  at::Tensor x = weights_.embed.index_select(0, tokens.reshape({-1})).to(ct).view({B, T, c.d_model});
+  at::Tensor causal = at::ones({T, T}, at::kBool).triu(1);                       // true = masked
+  auto lin = [ct](const at::Tensor& a, const at::Tensor& w, const at::Tensor& b) {
+    at::Tensor y = at::matmul(a, w.to(ct).t());
+    return b.defined() ? y + b.to(ct) : y;
+  };
+  for (const LayerWeights& w : weights_.layers) {
+    at::Tensor h = rms_norm(x, w.attn_norm.to(ct), c.rms_norm_eps);
+    at::Tensor q = lin(h, w.wq, w.bq).view({B, T, c.n_head, hd});
+    at::Tensor k = lin(h, w.wk, w.bk).view({B, T, c.n_kv_head, hd});
+    at::Tensor v = lin(h, w.wv, w.bv).view({B, T, c.n_kv_head, hd});
+    q = apply_rope(q, cos, sin).transpose(1, 2);                                 // [B, n_head, T, hd]
+    k = apply_rope(k, cos, sin).transpose(1, 2).repeat_interleave(group, 1);     // [B, n_head, T, hd]
+    v = v.transpose(1, 2).repeat_interleave(group, 1);
+    at::Tensor scores = at::matmul(q, k.transpose(2, 3)) / std::sqrt(static_cast<double>(hd));
+    at::Tensor probs = at::softmax(scores.masked_fill(causal, -INFINITY), -1);
+    at::Tensor attn = at::matmul(probs, v).transpose(1, 2).reshape({B, T, c.n_head * hd});
+    x = x + lin(attn, w.wo, at::Tensor());
+    h = rms_norm(x, w.ffn_norm.to(ct), c.rms_norm_eps);
+    x = x + lin(at::silu(lin(h, w.w_gate, at::Tensor())) * lin(h, w.w_up, at::Tensor()), w.w_down, at::Tensor());
+  }
+  return rms_norm(x, weights_.final_norm.to(ct), c.rms_norm_eps);
+}
+
+at::Tensor Model::forward_sequence(const at::Tensor& tokens, at::ScalarType ct) const {
+  return at::matmul(hidden_sequence(tokens, ct), weights_.lm_head.to(ct).t());
+}
+
+}  // namespace pad
