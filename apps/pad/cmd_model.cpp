@@ -12,7 +12,9 @@
 #include "pad/decode/generate.h"
 #include "pad/format/gguf.h"
 #include "pad/tokenizer/tokenizer.h"
+#include "pad/util/error.h"
 #include "pad/util/file.h"
+#include "pad/util/log.h"
 #include "pad/util/strings.h"
 
 namespace pad::cli {
@@ -109,9 +111,48 @@ void run_generate(const GenerateFlags& g) {
   log_info("prefill ", r[0].t_prefill_ms, " ms, decode ", r[0].t_decode_ms, " ms for ", r[0].tokens.size(), " tokens");
 }
 
+struct CreateFlags {
+  std::string out;
+  std::string preset = "tiny";
+  uint64_t seed = 1;
+  int64_t n_vocab = 0;  // 0 = the preset's
+};
+
+ModelConfig preset_config(const std::string& name) {
+  ModelConfig c;
+  if (name == "tiny") {
+    c.n_vocab = 512, c.d_model = 64, c.n_layer = 2, c.n_head = 4, c.n_kv_head = 2, c.d_ff = 172;
+  } else if (name == "small") {
+    c.n_vocab = 4096, c.d_model = 256, c.n_layer = 4, c.n_head = 8, c.n_kv_head = 4, c.d_ff = 704;
+  } else if (name == "100m") {
+    c.n_vocab = 32000, c.d_model = 768, c.n_layer = 12, c.n_head = 12, c.n_kv_head = 12, c.d_ff = 2048;
+    c.tie_embeddings = true;
+  } else {
+    throw_invalid("--preset '", name, "' is not known (expected tiny, small or 100m)");
+  }
+  c.head_dim = c.d_model / c.n_head;
+  return c;
+}
+
+void run_create(const CreateFlags& f) {
+  ModelConfig c = preset_config(f.preset);
+  if (f.n_vocab > 0) c.n_vocab = f.n_vocab;
+  c.validate("--preset " + f.preset);
+  save_hf_model(f.out, c, random_weights(c, at::kFloat, f.seed));
+  std::cout << "wrote " << f.out << " (" << c.n_params() << " parameters, random weights, seed " << f.seed << ")\n";
+}
+
 }  // namespace
 
 void add_model_commands(CLI::App& app) {
+  auto cf = std::make_shared<CreateFlags>();
+  CLI::App* create = app.add_subcommand("create-model", "Write a Llama model with random weights (HF directory)");
+  create->add_option("--out", cf->out, "output directory")->required();
+  create->add_option("--preset", cf->preset, "tiny | small | 100m");
+  create->add_option("--vocab", cf->n_vocab, "vocabulary size (default: the preset's)");
+  create->add_option("--seed", cf->seed, "weight seed");
+  create->callback([cf] { run_create(*cf); });
+
   auto info_flags = std::make_shared<ModelFlags>();
   CLI::App* info = app.add_subcommand("info", "Describe a model: architecture, sizes, dtypes, tokenizer");
   info->add_option("model", info_flags->model, "Hugging Face directory or .gguf file")->required();

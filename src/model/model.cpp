@@ -1,6 +1,7 @@
 // The decoder forward: packed rows, fused q/k/v and gate/up products, per-slot caches.
 #include "pad/model/model.h"
 
+#include <atomic>
 #include <cmath>
 
 #include "attention.h"
@@ -10,12 +11,19 @@
 namespace pad {
 namespace {
 
-// x [T, K] f32 · w [N, K]ᵀ (+ b) → [T, N] f32, through the small-batch kernels.
+std::atomic<bool> g_small_batch_kernels{true};
+
+// x [T, K] f32 · w [N, K]ᵀ (+ b) → [T, N] f32, through the small-batch kernels (or at::linear when
+// they are switched off, for comparison).
 at::Tensor project(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) {
-  return kernels::linear(x, w, b.defined() ? c10::optional<at::Tensor>(b) : c10::nullopt);
+  c10::optional<at::Tensor> bias = b.defined() ? c10::optional<at::Tensor>(b) : c10::nullopt;
+  if (g_small_batch_kernels) return kernels::linear(x, w, bias);
+  return kernels::detail::linear_with_max_rows(x, w, bias, 0);
 }
 
 }  // namespace
+
+void set_small_batch_kernels(bool enabled) { g_small_batch_kernels = enabled; }
 
 at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps) {
   at::Tensor var = x.pow(2).mean(-1, /*keepdim=*/true);

@@ -9,6 +9,7 @@
 #include "pad/format/gguf.h"
 #include "pad/format/safetensors.h"
 #include "pad/util/error.h"
+#include "pad/util/file.h"
 
 namespace pad {
 namespace {
@@ -211,6 +212,40 @@ LoadedModel load_weights(const std::string& path, const LoadOptions& opt) {
   if (!std::filesystem::exists(path)) throw_invalid(path, ": no such file or directory");
   if (path.size() >= 5 && path.substr(path.size() - 5) == ".gguf") return load_gguf(path, opt);
   throw_invalid(path, ": not a model (expected a Hugging Face directory with config.json, or a .gguf file)");
+}
+
+void save_hf_model(const std::string& dir, const ModelConfig& c, const ModelWeights& w) {
+  std::filesystem::create_directories(dir);
+  std::vector<TensorBytes> out;
+  auto add = [&](const std::string& name, const at::Tensor& t) {
+    at::Tensor x = t.contiguous();
+    PAD_CHECK(x.scalar_type() == at::kFloat || x.scalar_type() == at::kBFloat16, "tensor ", name, " dtype");
+    out.push_back({name, x.scalar_type() == at::kFloat ? DType::kF32 : DType::kBF16, x.sizes().vec(),
+                   std::string(static_cast<const char*>(x.data_ptr()), x.numel() * x.element_size())});
+  };
+  add("model.embed_tokens.weight", w.embed);
+  for (size_t i = 0; i < w.layers.size(); ++i) {
+    const LayerWeights& l = w.layers[i];
+    const std::string p = "model.layers." + std::to_string(i) + ".";
+    add(p + "input_layernorm.weight", l.attn_norm);
+    add(p + "self_attn.q_proj.weight", l.wq);
+    add(p + "self_attn.k_proj.weight", l.wk);
+    add(p + "self_attn.v_proj.weight", l.wv);
+    if (l.bq.defined()) {
+      add(p + "self_attn.q_proj.bias", l.bq);
+      add(p + "self_attn.k_proj.bias", l.bk);
+      add(p + "self_attn.v_proj.bias", l.bv);
+    }
+    add(p + "self_attn.o_proj.weight", l.wo);
+    add(p + "post_attention_layernorm.weight", l.ffn_norm);
+    add(p + "mlp.gate_proj.weight", l.w_gate);
+    add(p + "mlp.up_proj.weight", l.w_up);
+    add(p + "mlp.down_proj.weight", l.w_down);
+  }
+  add("model.norm.weight", w.final_norm);
+  if (!c.tie_embeddings) add("lm_head.weight", w.lm_head);
+  write_safetensors(dir + "/model.safetensors", out);
+  write_file_atomic(dir + "/config.json", hf_config_json(c));
 }
 
 ModelWeights random_weights(const ModelConfig& c, at::ScalarType dtype, uint64_t seed) {

@@ -77,6 +77,9 @@ class Model {
   std::vector<SlotCache> slots_;
 };
 
+// Products go through pad's small-batch kernels (default) or plain at::linear (benchmark baseline).
+void set_small_batch_kernels(bool enabled);
+
 // Shared building blocks (also used by training and the reference path).
 at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps);       // x [.., d] f32
 at::Tensor apply_rope(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin);  // x [T, H, hd]; cos/sin [T, hd/2]

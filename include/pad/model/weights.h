@@ -45,6 +45,10 @@ struct LoadedModel {
 // Throws std::invalid_argument / std::runtime_error naming the file, tensor and problem.
 LoadedModel load_weights(const std::string& path, const LoadOptions& options);
 
+// Writes a Hugging Face directory (config.json + model.safetensors, f32 or bf16 as stored), each
+// file atomically. Creates `dir` if needed.
+void save_hf_model(const std::string& dir, const ModelConfig& config, const ModelWeights& weights);
+
 // Random weights for a config (benchmarks, tests); deterministic for a seed.
 ModelWeights random_weights(const ModelConfig& config, at::ScalarType dtype, uint64_t seed);
 
