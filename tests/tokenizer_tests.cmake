@@ -1,0 +1,7 @@
+# Tokenizer layer tests: golden vectors from llama.cpp / Hugging Face, chat templates, bad inputs.
+pad_test(test_tokenizer
+  test_tokenizer_vectors.cpp
+  test_tokenizer_roundtrip.cpp
+  test_tokenizer_chat.cpp
+  test_tokenizer_errors.cpp)
+target_link_libraries(test_tokenizer PRIVATE pad_tokenizer)
