@@ -1,6 +1,7 @@
 // The decoder forward: packed rows, fused q/k/v and gate/up products, per-slot caches.
 #include "pad/model/model.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 
@@ -132,6 +133,40 @@ int Model::fork_slot(int source) {
 
 int64_t Model::slot_length(int slot) const { return slot_ref(slot).length; }
 
+void Model::truncate_slot(int slot, int64_t length) {
+  SlotCache& s = slot_ref(slot);
+  if (length < 0 || length > s.length) throw_invalid("truncate_slot: length ", length, " outside [0, ", s.length, "]");
+  s.length = length;  // caches are append-only: later positions are simply overwritten
+}
+
+int Model::add_adapter(LoraAdapter adapter) {
+  PAD_CHECK(static_cast<int64_t>(adapter.layers.size()) == config_.n_layer, "adapter layer count");
+  adapters_.push_back(std::move(adapter));
+  return static_cast<int>(adapters_.size() - 1);
+}
+
+const LoraAdapter& Model::adapter(int id) const {
+  if (id < 0 || id >= static_cast<int>(adapters_.size())) throw_invalid("no LoRA adapter with id ", id);
+  return adapters_[id];
+}
+
+void Model::add_lora(at::Tensor& out, const at::Tensor& in, const std::vector<Row>& rows,
+                     const std::vector<int64_t>& row_start, int64_t layer,
+                     const std::vector<std::pair<std::string, int64_t>>& modules) const {
+  for (size_t r = 0; r < rows.size(); ++r) {
+    if (rows[r].adapter < 0) continue;
+    const auto& mods = adapters_[rows[r].adapter].layers[layer];
+    const int64_t n = row_start[r + 1] - row_start[r];
+    at::Tensor x = in.narrow(0, row_start[r], n);  // [n, in]
+    for (const auto& [name, offset] : modules) {
+      auto it = mods.find(name);
+      if (it == mods.end()) continue;
+      at::Tensor delta = at::matmul(at::matmul(x, it->second.a.t()), it->second.b.t());  // [n, out]
+      out.narrow(0, row_start[r], n).narrow(1, offset, delta.size(1)).add_(delta);
+    }
+  }
+}
+
 int Model::n_active_slots() const {
   int n = 0;
   for (const SlotCache& s : slots_) n += s.in_use;
@@ -174,6 +209,7 @@ ForwardOutput Model::forward(const std::vector<Row>& rows, bool want_logits) {
     if (seen[r.slot]) throw_invalid("forward: slot ", r.slot, " appears in more than one row");
     seen[r.slot] = true;
     if (r.tokens.empty()) throw_invalid("forward: row for slot ", r.slot, " has no tokens");
+    if (r.adapter >= static_cast<int>(adapters_.size())) throw_invalid("forward: no LoRA adapter with id ", r.adapter);
     row_start.push_back(static_cast<int64_t>(ids.size()));
     for (size_t j = 0; j < r.tokens.size(); ++j) {
       if (r.tokens[j] < 0 || r.tokens[j] >= c.n_vocab)
@@ -191,11 +227,13 @@ ForwardOutput Model::forward(const std::vector<Row>& rows, bool want_logits) {
   at::Tensor cos = angles.cos(), sin = angles.sin();
   at::Tensor x = weights_.embed.index_select(0, id_t).to(at::kFloat);    // [T, d] f32
   const double scale = 1.0 / std::sqrt(static_cast<double>(hd));
+  const bool any_adapter = std::any_of(rows.begin(), rows.end(), [](const Row& r) { return r.adapter >= 0; });
 
   for (int64_t l = 0; l < c.n_layer; ++l) {
     const LayerWeights& w = weights_.layers[l];
     at::Tensor h = rms_norm(x, w.attn_norm, c.rms_norm_eps);
     at::Tensor qkv = project(h, wqkv_[l], bqkv_[l]);                    // [T, q_dim + 2·kv_dim]
+    if (any_adapter) add_lora(qkv, h, rows, row_start, l, {{"q_proj", 0}, {"k_proj", q_dim}, {"v_proj", q_dim + kv_dim}});
     at::Tensor q = apply_rope(qkv.narrow(1, 0, q_dim).view({T, c.n_head, hd}), cos, sin).contiguous();
     at::Tensor k = apply_rope(qkv.narrow(1, q_dim, kv_dim).reshape({T, c.n_kv_head, hd}), cos, sin);
     at::Tensor v = qkv.narrow(1, q_dim + kv_dim, kv_dim).reshape({T, c.n_kv_head, hd});
@@ -209,11 +247,17 @@ ForwardOutput Model::forward(const std::vector<Row>& rows, bool want_logits) {
       work[r] = {q.narrow(0, row_start[r], n), s.k[l], s.v[l], s.length + n, attn.narrow(0, row_start[r], n)};
     }
     detail::attend(work, scale);
-    x = x + project(attn.view({T, q_dim}), w.wo, at::Tensor());
+    at::Tensor attn_flat = attn.view({T, q_dim});
+    at::Tensor o = project(attn_flat, w.wo, at::Tensor());               // [T, d]
+    if (any_adapter) add_lora(o, attn_flat, rows, row_start, l, {{"o_proj", 0}});
+    x = x + o;
     h = rms_norm(x, w.ffn_norm, c.rms_norm_eps);
     at::Tensor gu = project(h, w_gate_up_[l], at::Tensor());             // [T, 2·d_ff]
+    if (any_adapter) add_lora(gu, h, rows, row_start, l, {{"gate_proj", 0}, {"up_proj", c.d_ff}});
     at::Tensor act = at::silu(gu.narrow(1, 0, c.d_ff)) * gu.narrow(1, c.d_ff, c.d_ff);
-    x = x + project(act, w.w_down, at::Tensor());
+    at::Tensor down = project(act, w.w_down, at::Tensor());              // [T, d]
+    if (any_adapter) add_lora(down, act, rows, row_start, l, {{"down_proj", 0}});
+    x = x + down;
   }
   for (size_t r = 0; r < rows.size(); ++r) slots_[rows[r].slot].length += row_start[r + 1] - row_start[r];
 

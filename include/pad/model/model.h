@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "pad/model/adapters.h"
 #include "pad/model/weights.h"
 
 namespace pad {
@@ -17,6 +18,7 @@ struct Row {
   int slot = 0;
   std::vector<int> tokens;  // at least one
   bool all_logits = false;  // return every new position, not only the last
+  int adapter = -1;         // LoRA adapter (from add_adapter) applied to this row, or -1 for none
 };
 
 struct ForwardOutput {
@@ -41,7 +43,12 @@ class Model {
   void reset_slot(int slot);      // forget the cached tokens, keep the slot
   int fork_slot(int source);      // a new slot holding a copy of source's cache
   int64_t slot_length(int slot) const;
+  void truncate_slot(int slot, int64_t length);  // keep only the first `length` cached tokens
   int n_active_slots() const;
+
+  // Registers a LoRA adapter that rows can name; returns its id. Its shapes were checked at load.
+  int add_adapter(LoraAdapter adapter);
+  const LoraAdapter& adapter(int id) const;
 
   // Appends each row's tokens to its slot and returns hidden states (and logits) of each row's last
   // position, or of all its new positions when row.all_logits. A slot may appear in one row only.
@@ -74,7 +81,12 @@ class Model {
   std::vector<at::Tensor> bqkv_;     // per layer [q_dim + 2·kv_dim] f32, or undefined
   std::vector<at::Tensor> w_gate_up_;  // per layer [2·d_ff, d]
   at::Tensor inv_freq_;              // [hd/2] f32 rotary frequencies (scaling applied)
+  void add_lora(at::Tensor& out, const at::Tensor& in, const std::vector<Row>& rows,
+                const std::vector<int64_t>& row_start, int64_t layer,
+                const std::vector<std::pair<std::string, int64_t>>& modules) const;
+
   std::vector<SlotCache> slots_;
+  std::vector<LoraAdapter> adapters_;
 };
 
 // Products go through pad's small-batch kernels (default) or plain at::linear (benchmark baseline).

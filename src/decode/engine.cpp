@@ -1,0 +1,344 @@
+// The PAD engine: per-request rows on the base, PersRM and reference models, one forward per model
+// per step over every active request, the PAD step as the sampler chain's guidance.
+#include "pad/decode/engine.h"
+
+#include <algorithm>
+#include <chrono>
+#include <nlohmann/json.hpp>
+
+#include "pad/util/error.h"
+
+namespace pad {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double ms_between(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double, std::milli>(b - a).count();
+}
+
+// One cached sequence a request owns on one of the engine's models.
+struct EngineRow {
+  int model = 0;
+  int slot = -1;
+  int adapter = -1;
+  bool want_head = false;    // the PersRM value head is applied to this row's hidden state
+  std::vector<int> pending;  // tokens to feed at the next step
+  int out = -1;              // this step: index into the model's forward output
+  int head_out = -1;         // this step: index into the model's head logits
+};
+
+}  // namespace
+
+Strategy parse_strategy(const std::string& name) {
+  if (name == "base") return Strategy::kBase;
+  if (name == "prompt") return Strategy::kPrompt;
+  if (name == "pad") return Strategy::kPad;
+  if (name == "best-of-n") return Strategy::kBestOfN;
+  throw_invalid("--strategy '", name, "' is not known (expected base, prompt, pad or best-of-n)");
+}
+
+const char* strategy_name(Strategy s) {
+  switch (s) {
+    case Strategy::kBase: return "base";
+    case Strategy::kPrompt: return "prompt";
+    case Strategy::kPad: return "pad";
+    case Strategy::kBestOfN: return "best-of-n";
+  }
+  return "?";
+}
+
+void EngineOptions::validate() const {
+  if (max_batch < 1) throw_invalid("--max-batch ", max_batch, " is out of range (expected ≥ 1)");
+}
+
+struct PadEngine::Active {
+  size_t index = 0;
+  const PadRequest* req = nullptr;
+  std::vector<EngineRow> rows;       // rows[0] is the base row
+  std::vector<int> persrm_row;       // per principle: row giving PersRM logits
+  std::vector<bool> persrm_via_head; // ... through the value head
+  std::vector<int> ref_row;          // per principle: row giving reference logits
+  std::unique_ptr<Sampler> sampler;
+  std::shared_ptr<PadStep> pad;
+  PadResult result;
+  int n_steps = 0;
+  bool done = false;
+  Clock::time_point t_first_done;
+};
+
+PadEngine::PadEngine(std::shared_ptr<Model> base, PersRm persrm, std::shared_ptr<Model> ref, EngineOptions options)
+    : persrm_(std::move(persrm)), options_(std::move(options)) {
+  options_.validate();
+  PAD_CHECK(base != nullptr, "engine without a base model");
+  models_.push_back(base);
+  if (persrm_.form == PersRm::Form::kFull) {
+    PAD_CHECK(persrm_.model != nullptr, "full PersRM without a model");
+    persrm_model_ = static_cast<int>(models_.size());
+    models_.push_back(persrm_.model);
+  }
+  if (ref) {
+    ref_model_ = static_cast<int>(models_.size());
+    models_.push_back(ref);
+  }
+  if (persrm_.form == PersRm::Form::kHead && !persrm_.head) throw_invalid("head PersRM without a value head");
+  if (persrm_.form == PersRm::Form::kLora) base->adapter(persrm_.adapter);  // throws if unknown
+  const bool guided = options_.strategy == Strategy::kPad || options_.strategy == Strategy::kBestOfN;
+  if (guided && persrm_.form == PersRm::Form::kNone)
+    throw_invalid("--strategy ", strategy_name(options_.strategy), " needs a PersRM (--persrm, --persrm-lora or --persrm-head)");
+  for (const auto& m : models_)
+    if (m->config().n_vocab != base->config().n_vocab)
+      throw_invalid(m->name(), ": vocabulary size ", m->config().n_vocab, " differs from the base model's ",
+                    base->config().n_vocab);
+}
+
+void PadEngine::admit(Active& a, const PadRequest& req) {
+  const RequestPrompts& p = req.prompts;
+  Model& base = *models_[0];
+  req.sampling.validate();
+  if (p.base.empty()) throw_invalid("request ", a.index, ": empty prompt");
+  a.req = &req;
+  a.rows.push_back({0, base.create_slot(), -1, false, p.base});
+  a.sampler = std::make_unique<Sampler>(req.sampling);
+  if (options_.strategy == Strategy::kPad) {
+    req.pad.validate(base.config().n_vocab);
+    if (p.principles.empty()) throw_invalid("request ", a.index, ": PAD needs a preference");
+    PAD_CHECK(p.weights.size() == p.principles.size(), "one weight per principle");
+    auto add_row = [&](int model, int adapter, const std::vector<int>& tokens) {
+      a.rows.push_back({model, models_[model]->create_slot(), adapter, false, tokens});
+      return static_cast<int>(a.rows.size() - 1);
+    };
+    for (const std::vector<int>& prompt : p.principles) {
+      if (prompt.empty()) throw_invalid("request ", a.index, ": empty principle prompt");
+      const int ref = ref_model_ != 0 ? add_row(ref_model_, -1, prompt) : prompt == p.base ? 0 : add_row(0, -1, prompt);
+      a.ref_row.push_back(ref);
+      int row = -1;
+      bool via_head = false;
+      switch (persrm_.form) {
+        case PersRm::Form::kFull:
+          row = add_row(persrm_model_, -1, prompt);
+          via_head = persrm_.head != nullptr;
+          break;
+        case PersRm::Form::kLora:
+          row = add_row(0, persrm_.adapter, prompt);
+          break;
+        case PersRm::Form::kHead:
+          row = a.rows[ref].model == 0 ? ref : prompt == p.base ? 0 : add_row(0, -1, prompt);
+          via_head = true;
+          break;
+        case PersRm::Form::kNone: break;
+      }
+      a.rows[row].want_head = a.rows[row].want_head || via_head;
+      a.persrm_row.push_back(row);
+      a.persrm_via_head.push_back(via_head);
+    }
+    a.pad = std::make_shared<PadStep>(req.pad);
+    a.sampler->add_guidance(a.pad);
+  }
+}
+
+void PadEngine::release(Active& a) {
+  for (EngineRow& r : a.rows) models_[r.model]->free_slot(r.slot);
+  a.rows.clear();
+}
+
+void PadEngine::step(std::vector<Active*>& active, const TokenCallback& on_token) {
+  const auto t0 = Clock::now();
+  const size_t n_models = models_.size();
+  std::vector<std::vector<Row>> rows(n_models);
+  for (Active* a : active)
+    for (EngineRow& r : a->rows) {
+      r.out = static_cast<int>(rows[r.model].size());
+      rows[r.model].push_back({r.slot, r.pending, false, r.adapter});
+    }
+  std::vector<ForwardOutput> out(n_models);
+  std::vector<at::Tensor> head_logits(n_models);  // [H, V] f32 per model
+  for (size_t m = 0; m < n_models; ++m) {
+    if (rows[m].empty()) continue;
+    out[m] = models_[m]->forward(rows[m]);
+    std::vector<int64_t> pick;
+    for (Active* a : active)
+      for (EngineRow& r : a->rows)
+        if (r.model == static_cast<int>(m) && r.want_head) {
+          r.head_out = static_cast<int>(pick.size());
+          pick.push_back(r.out);
+        }
+    if (!pick.empty()) {
+      at::Tensor h = out[m].hidden.index_select(0, at::tensor(pick, at::kLong));  // [H, d]
+      head_logits[m] = models_[m]->logits_from_hidden(persrm_.head->apply(h)).contiguous();
+    }
+  }
+  const int64_t n_vocab = models_[0]->config().n_vocab;
+  auto logits_of = [&](const EngineRow& r, bool head) {
+    return head ? head_logits[r.model][r.head_out].data_ptr<float>() : out[r.model].logits[r.out].data_ptr<float>();
+  };
+  const auto t1 = Clock::now();
+  for (Active* a : active) {
+    const PadRequest& req = *a->req;
+    if (a->pad) {
+      PadInputs in;
+      in.base = logits_of(a->rows[0], false);
+      in.n_vocab = n_vocab;
+      in.weights = req.prompts.weights;
+      for (size_t j = 0; j < a->persrm_row.size(); ++j) {
+        in.persrm.push_back(logits_of(a->rows[a->persrm_row[j]], a->persrm_via_head[j]));
+        in.ref.push_back(logits_of(a->rows[a->ref_row[j]], false));
+      }
+      a->pad->set_inputs(std::move(in));
+    }
+    const int token = a->sampler->choose(logits_of(a->rows[0], false), n_vocab);
+    a->sampler->accept(token);
+    if (a->pad && options_.trace) {
+      const PadTrace& t = a->pad->trace();
+      nlohmann::json j = {{"request", a->index}, {"step", a->n_steps}, {"candidates", t.ids},
+                          {"base_logits", t.base_logits}, {"persrm_logp", t.persrm_logp}, {"ref_logp", t.ref_logp},
+                          {"reward", t.reward}, {"score", t.score}, {"chosen", token}};
+      if (options_.detokenize) {
+        std::vector<std::string> texts;
+        for (int id : t.ids) texts.push_back(options_.detokenize({id}));
+        j["texts"] = texts;
+      }
+      *options_.trace << j.dump() << "\n";
+    }
+    if (a->n_steps++ == 0) {
+      a->result.t_prefill_ms = ms_between(t0, t1);
+      a->t_first_done = Clock::now();
+    }
+    if (std::find(req.stop_ids.begin(), req.stop_ids.end(), token) != req.stop_ids.end()) {
+      a->result.stop_reason = "eos";
+      a->done = true;
+      continue;
+    }
+    a->result.tokens.push_back(token);
+    if (on_token) on_token(a->index, token);
+    if (!req.stop_strings.empty() && options_.detokenize) {
+      const std::string text = options_.detokenize(a->result.tokens);
+      for (const std::string& s : req.stop_strings)
+        if (!s.empty() && text.find(s) != std::string::npos) {
+          a->result.stop_reason = "stop";
+          a->done = true;
+        }
+    }
+    if (!a->done && static_cast<int>(a->result.tokens.size()) >= req.n_predict) {
+      a->result.stop_reason = "length";
+      a->done = true;
+    }
+    for (EngineRow& r : a->rows) r.pending = {token};
+  }
+}
+
+std::vector<PadResult> PadEngine::run(const std::vector<PadRequest>& requests, const TokenCallback& on_token) {
+  std::vector<PadResult> results(requests.size());
+  if (options_.strategy == Strategy::kBestOfN) {
+    for (size_t i = 0; i < requests.size(); ++i) results[i] = run_best_of_n(requests[i], on_token, i);
+    return results;
+  }
+  std::vector<std::unique_ptr<Active>> active;
+  size_t next = 0;
+  while (next < requests.size() || !active.empty()) {
+    while (static_cast<int>(active.size()) < options_.max_batch && next < requests.size()) {
+      auto a = std::make_unique<Active>();
+      a->index = next;
+      if (requests[next].n_predict <= 0) {
+        results[next++].stop_reason = "length";
+        continue;
+      }
+      try {
+        admit(*a, requests[next]);
+      } catch (...) {
+        release(*a);
+        for (auto& other : active) release(*other);
+        throw;
+      }
+      active.push_back(std::move(a));
+      ++next;
+    }
+    if (active.empty()) break;
+    std::vector<Active*> view;
+    for (auto& a : active) view.push_back(a.get());
+    step(view, on_token);
+    for (auto& a : active) {
+      if (!a->done) continue;
+      a->result.t_decode_ms = ms_between(a->t_first_done, Clock::now());
+      results[a->index] = std::move(a->result);
+      release(*a);
+    }
+    active.erase(std::remove_if(active.begin(), active.end(), [](const auto& a) { return a->done; }), active.end());
+  }
+  return results;
+}
+
+std::vector<std::vector<float>> PadEngine::token_logprobs(int m, int adapter, bool with_head, const std::vector<int>& prompt,
+                                                          const std::vector<std::vector<int>>& responses) {
+  Model& model = *models_[m];
+  auto logits_of = [&](const ForwardOutput& o) {
+    return with_head ? model.logits_from_hidden(persrm_.head->apply(o.hidden)) : o.logits;
+  };
+  const int slot = model.create_slot();
+  at::Tensor first = logits_of(model.forward({Row{slot, prompt, false, adapter}}));  // [1, V]: predicts y_0
+  std::vector<std::vector<float>> out;
+  for (const std::vector<int>& y : responses) {
+    std::vector<float> lp;
+    if (!y.empty()) {
+      at::Tensor logits = first;
+      if (y.size() > 1) {
+        const int s = model.fork_slot(slot);
+        std::vector<int> body(y.begin(), y.end() - 1);
+        logits = at::cat({first, logits_of(model.forward({Row{s, body, true, adapter}}))}, 0);  // [|y|, V]
+        model.free_slot(s);
+      }
+      std::vector<int64_t> ids(y.begin(), y.end());
+      at::Tensor picked = at::log_softmax(logits, 1).gather(1, at::tensor(ids, at::kLong).unsqueeze(1)).squeeze(1);
+      lp.assign(picked.data_ptr<float>(), picked.data_ptr<float>() + picked.numel());
+    }
+    out.push_back(std::move(lp));
+  }
+  model.free_slot(slot);
+  return out;
+}
+
+std::vector<double> PadEngine::sequence_rewards(const RequestPrompts& p, const std::vector<std::vector<int>>& responses) {
+  if (persrm_.form == PersRm::Form::kNone) throw_invalid("sequence rewards need a PersRM");
+  std::vector<double> total(responses.size(), 0.0);
+  for (size_t j = 0; j < p.principles.size(); ++j) {
+    std::vector<std::vector<float>> lp;
+    switch (persrm_.form) {
+      case PersRm::Form::kFull: lp = token_logprobs(persrm_model_, -1, persrm_.head != nullptr, p.principles[j], responses); break;
+      case PersRm::Form::kLora: lp = token_logprobs(0, persrm_.adapter, false, p.principles[j], responses); break;
+      default: lp = token_logprobs(0, -1, true, p.principles[j], responses); break;
+    }
+    std::vector<std::vector<float>> lr = token_logprobs(ref_model_, -1, false, p.principles[j], responses);
+    for (size_t i = 0; i < responses.size(); ++i)
+      for (size_t t = 0; t < lp[i].size(); ++t) total[i] += p.weights[j] * (lp[i][t] - lr[i][t]);
+  }
+  return total;
+}
+
+PadResult PadEngine::run_best_of_n(const PadRequest& req, const TokenCallback& on_token, size_t index) {
+  if (req.n_best < 1) throw_invalid("--n-best ", req.n_best, " is out of range (expected ≥ 1)");
+  if (req.sampling.temperature <= 0 && req.n_best > 1)
+    throw_invalid("best-of-n with --n-best ", req.n_best, " needs sampling (--temp > 0); greedy samples are identical");
+  if (req.prompts.principles.empty()) throw_invalid("request ", index, ": best-of-n needs a preference");
+  GenerateOptions g;
+  g.n_predict = req.n_predict;
+  g.sampling = req.sampling;
+  g.stop_ids = req.stop_ids;
+  std::vector<std::vector<int>> prompts(req.n_best, req.prompts.base);
+  const auto t0 = Clock::now();
+  std::vector<GenerateResult> samples = generate(*models_[0], prompts, g);
+  std::vector<std::vector<int>> responses;
+  for (const auto& s : samples) responses.push_back(s.tokens);
+  std::vector<double> rewards = sequence_rewards(req.prompts, responses);
+  const size_t best = std::max_element(rewards.begin(), rewards.end()) - rewards.begin();
+  PadResult r;
+  r.tokens = samples[best].tokens;
+  r.stop_reason = samples[best].stop_reason;
+  r.sequence_reward = rewards[best];
+  r.t_prefill_ms = samples[best].t_prefill_ms;
+  r.t_decode_ms = ms_between(t0, Clock::now()) - r.t_prefill_ms;
+  if (on_token)
+    for (int t : r.tokens) on_token(index, t);
+  return r;
+}
+
+}  // namespace pad
