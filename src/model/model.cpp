@@ -85,6 +85,39 @@ Model::Model(ModelConfig config, ModelWeights weights, std::string name)
   inv_freq_ = rope_inv_freq(config_, weights_.rope_freq_factors);
 }
 
+std::vector<at::Tensor> Model::enable_training() {
+  std::vector<at::Tensor> params = {weights_.embed};
+  weights_.embed.requires_grad_(true);
+  for (size_t l = 0; l < weights_.layers.size(); ++l) {
+    LayerWeights& w = weights_.layers[l];
+    // Re-create the per-module views after requires_grad_ so that they carry the autograd link.
+    wqkv_[l].requires_grad_(true);
+    w_gate_up_[l].requires_grad_(true);
+    const int64_t q = w.wq.size(0), kv = w.wk.size(0);
+    w.wq = wqkv_[l].narrow(0, 0, q);
+    w.wk = wqkv_[l].narrow(0, q, kv);
+    w.wv = wqkv_[l].narrow(0, q + kv, kv);
+    w.w_gate = w_gate_up_[l].narrow(0, 0, config_.d_ff);
+    w.w_up = w_gate_up_[l].narrow(0, config_.d_ff, config_.d_ff);
+    params.insert(params.end(), {wqkv_[l], w_gate_up_[l], w.wo, w.w_down, w.attn_norm, w.ffn_norm});
+    for (at::Tensor* t : {&w.wo, &w.w_down, &w.attn_norm, &w.ffn_norm}) t->requires_grad_(true);
+    if (bqkv_[l].defined()) {
+      bqkv_[l].requires_grad_(true);
+      w.bq = bqkv_[l].narrow(0, 0, q);
+      w.bk = bqkv_[l].narrow(0, q, kv);
+      w.bv = bqkv_[l].narrow(0, q + kv, kv);
+      params.push_back(bqkv_[l]);
+    }
+  }
+  weights_.final_norm.requires_grad_(true);
+  params.push_back(weights_.final_norm);
+  if (!config_.tie_embeddings) {
+    weights_.lm_head.requires_grad_(true);
+    params.push_back(weights_.lm_head);
+  }
+  return params;
+}
+
 std::shared_ptr<Model> Model::load(const std::string& path, const LoadOptions& options) {
   LoadedModel m = load_weights(path, options);
   return std::make_shared<Model>(std::move(m.config), std::move(m.weights), path);
@@ -282,7 +315,7 @@ at::Tensor Model::logits_from_hidden(const at::Tensor& hidden) const {
   return project(hidden, weights_.lm_head, at::Tensor());
 }
 
-at::Tensor Model::hidden_sequence(const at::Tensor& tokens, at::ScalarType ct) const {
+at::Tensor Model::hidden_sequence(const at::Tensor& tokens, at::ScalarType ct, const LoraAdapter* lora) const {
   const ModelConfig& c = config_;
   const int64_t B = tokens.size(0), T = tokens.size(1), hd = c.head_dim, group = c.n_head / c.n_kv_head;
   at::Tensor angles = at::arange(T, at::kLong).to(ct).unsqueeze(1) * inv_freq_.to(ct).unsqueeze(0);
@@ -293,26 +326,36 @@ at::Tensor Model::hidden_sequence(const at::Tensor& tokens, at::ScalarType ct) c
     at::Tensor y = at::matmul(a, w.to(ct).t());
     return b.defined() ? y + b.to(ct) : y;
   };
-  for (const LayerWeights& w : weights_.layers) {
+  for (size_t l = 0; l < weights_.layers.size(); ++l) {
+    const LayerWeights& w = weights_.layers[l];
+    // Base projection plus, when an adapter is given, its low-rank term (x·Aᵀ)·Bᵀ.
+    auto proj = [&](const at::Tensor& a, const at::Tensor& W, const at::Tensor& b, const char* module) {
+      at::Tensor y = lin(a, W, b);
+      if (lora == nullptr) return y;
+      auto it = lora->layers[l].find(module);
+      if (it == lora->layers[l].end()) return y;
+      return y + at::matmul(at::matmul(a, it->second.a.to(ct).t()), it->second.b.to(ct).t());
+    };
     at::Tensor h = rms_norm(x, w.attn_norm.to(ct), c.rms_norm_eps);
-    at::Tensor q = lin(h, w.wq, w.bq).view({B, T, c.n_head, hd});
-    at::Tensor k = lin(h, w.wk, w.bk).view({B, T, c.n_kv_head, hd});
-    at::Tensor v = lin(h, w.wv, w.bv).view({B, T, c.n_kv_head, hd});
+    at::Tensor q = proj(h, w.wq, w.bq, "q_proj").view({B, T, c.n_head, hd});
+    at::Tensor k = proj(h, w.wk, w.bk, "k_proj").view({B, T, c.n_kv_head, hd});
+    at::Tensor v = proj(h, w.wv, w.bv, "v_proj").view({B, T, c.n_kv_head, hd});
     q = apply_rope(q, cos, sin).transpose(1, 2);                                 // [B, n_head, T, hd]
     k = apply_rope(k, cos, sin).transpose(1, 2).repeat_interleave(group, 1);     // [B, n_head, T, hd]
     v = v.transpose(1, 2).repeat_interleave(group, 1);
     at::Tensor scores = at::matmul(q, k.transpose(2, 3)) / std::sqrt(static_cast<double>(hd));
     at::Tensor probs = at::softmax(scores.masked_fill(causal, -INFINITY), -1);
     at::Tensor attn = at::matmul(probs, v).transpose(1, 2).reshape({B, T, c.n_head * hd});
-    x = x + lin(attn, w.wo, at::Tensor());
+    x = x + proj(attn, w.wo, at::Tensor(), "o_proj");
     h = rms_norm(x, w.ffn_norm.to(ct), c.rms_norm_eps);
-    x = x + lin(at::silu(lin(h, w.w_gate, at::Tensor())) * lin(h, w.w_up, at::Tensor()), w.w_down, at::Tensor());
+    at::Tensor act = at::silu(proj(h, w.w_gate, at::Tensor(), "gate_proj")) * proj(h, w.w_up, at::Tensor(), "up_proj");
+    x = x + proj(act, w.w_down, at::Tensor(), "down_proj");
   }
   return rms_norm(x, weights_.final_norm.to(ct), c.rms_norm_eps);
 }
 
-at::Tensor Model::forward_sequence(const at::Tensor& tokens, at::ScalarType ct) const {
-  return at::matmul(hidden_sequence(tokens, ct), weights_.lm_head.to(ct).t());
+at::Tensor Model::forward_sequence(const at::Tensor& tokens, at::ScalarType ct, const LoraAdapter* lora) const {
+  return at::matmul(hidden_sequence(tokens, ct, lora), weights_.lm_head.to(ct).t());
 }
 
 }  // namespace pad

@@ -59,8 +59,16 @@ class Model {
 
   // Reference path: whole sequences, no cache, plain ATen ops (differentiable).
   // tokens: [B, T] int64 → final-norm hidden [B, T, d] in `precision` (f32, or f64 as a numerical oracle).
-  at::Tensor hidden_sequence(const at::Tensor& tokens, at::ScalarType precision = at::kFloat) const;
-  at::Tensor forward_sequence(const at::Tensor& tokens, at::ScalarType precision = at::kFloat) const;  // [B, T, V]
+  // `lora`, when given, adds its low-rank terms (differentiable through the adapter's tensors).
+  // Right-padded batches are fine: causal attention never lets a real position see a later pad.
+  at::Tensor hidden_sequence(const at::Tensor& tokens, at::ScalarType precision = at::kFloat,
+                             const LoraAdapter* lora = nullptr) const;
+  at::Tensor forward_sequence(const at::Tensor& tokens, at::ScalarType precision = at::kFloat,
+                              const LoraAdapter* lora = nullptr) const;  // [B, T, V]
+
+  // Full fine-tuning: marks every weight as requiring gradients (f32 models) and returns the leaf
+  // tensors to optimize. Fused tensors are the leaves; the per-module views are rebuilt on them.
+  std::vector<at::Tensor> enable_training();
 
  private:
   struct SlotCache {
