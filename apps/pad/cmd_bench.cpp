@@ -8,6 +8,7 @@
 
 #include "commands.h"
 #include "common.h"
+#include "pad/decode/engine.h"
 #include "pad/kernels/linear.h"
 #include "pad/model/model.h"
 
@@ -112,6 +113,106 @@ void run_runtime_bench(const RuntimeBenchFlags& f) {
   std::printf("\nprefill: %.0f tokens/s (one prompt of %d tokens)\n", prefill_tokens_per_second(m, f), f.n_prefill);
 }
 
+struct PadBenchFlags {
+  ModelFlags model;
+  int n_new = 128;       // tokens generated per prompt
+  int n_prompt = 32;     // prompt length
+  int64_t n_layer = 12;
+  int lora_rank = 16;
+  bool skip_authors = false;
+};
+
+// The authors' released decoding loop: no cache, one prompt at a time, both models recompute the
+// whole sequence every step; rule=topk, greedy.
+std::vector<int> authors_pad(const Model& base, const Model& persrm, std::vector<int> seq, int n_new, int k, double w) {
+  std::vector<int> out;
+  for (int step = 0; step < n_new; ++step) {
+    std::vector<int64_t> v(seq.begin(), seq.end());
+    at::Tensor ids = at::tensor(v, at::kLong).unsqueeze(0);
+    at::Tensor lb = base.forward_sequence(ids)[0][-1], lp = persrm.forward_sequence(ids)[0][-1];  // [V]
+    auto [top, cand] = lb.topk(k);
+    at::Tensor score = top + w * (at::log_softmax(lp.index_select(0, cand), 0) - at::log_softmax(top, 0));
+    const int token = static_cast<int>(cand[score.argmax()].item<int64_t>());
+    out.push_back(token);
+    seq.push_back(token);
+  }
+  return out;
+}
+
+std::vector<PadRequest> bench_requests(int batch, const PadBenchFlags& f) {
+  std::vector<PadRequest> reqs;
+  for (int b = 0; b < batch; ++b) {
+    PadRequest r;
+    for (int i = 0; i < f.n_prompt; ++i) r.prompts.base.push_back((i * 131 + b * 17 + 3) % 32000);
+    r.prompts.principles = {r.prompts.base};
+    r.prompts.weights = {1.0};
+    r.n_predict = f.n_new;  // no stop ids: every request runs the full length
+    reqs.push_back(std::move(r));
+  }
+  return reqs;
+}
+
+double engine_tokens_per_second(std::shared_ptr<Model> base, const PersRm& rm, Strategy s, int batch, const PadBenchFlags& f) {
+  EngineOptions opt;
+  opt.strategy = s;
+  PadEngine engine(base, rm, nullptr, opt);
+  std::vector<PadRequest> reqs = bench_requests(batch, f);
+  auto t0 = std::chrono::steady_clock::now();
+  std::vector<PadResult> res = engine.run(reqs);
+  const double secs = seconds_since(t0);
+  size_t n = 0;
+  for (const auto& r : res) n += r.tokens.size();
+  return n / secs;
+}
+
+void run_pad_bench(const PadBenchFlags& f) {
+  apply_threads(f.model);
+  const at::ScalarType dtype = parse_dtype(f.model.dtype);
+  RuntimeBenchFlags rf;
+  rf.n_layer = f.n_layer;
+  ModelConfig c = bench_config(rf);
+  auto base = std::make_shared<Model>(c, random_weights(c, dtype, 1), "base");
+  auto full = std::make_shared<Model>(c, random_weights(c, dtype, 2), "persrm");
+  LoraAdapter lora = LoraAdapter::create(c, f.lora_rank, 2.0 * f.lora_rank, {"q_proj", "k_proj", "v_proj", "o_proj"}, 3);
+  for (auto& layer : lora.layers)
+    for (auto& [name, m] : layer) m.b = at::randn(m.b.sizes()) * 0.01;
+  const int adapter = base->add_adapter(std::move(lora));
+  auto head = std::make_shared<ValueHead>(ValueHead::identity(c.d_model));
+  head->weight += 0.01 * at::randn({c.d_model, c.d_model});
+  std::printf("# pad bench pad: %.1fM-parameter Llama (random weights, %s), prompt %d tokens, %d new tokens, "
+              "rule=topk k=10, greedy, %d threads\n\n",
+              c.n_params() / 1e6, f.model.dtype.c_str(), f.n_prompt, f.n_new, at::get_num_threads());
+  struct Method {
+    const char* name;
+    PersRm rm;
+    Strategy s;
+  };
+  std::vector<Method> methods = {{"plain greedy", PersRm{}, Strategy::kBase},
+                                 {"PAD, head PersRM", {PersRm::Form::kHead, nullptr, -1, head}, Strategy::kPad},
+                                 {"PAD, LoRA PersRM (r=16, q/k/v/o)", {PersRm::Form::kLora, nullptr, adapter, nullptr}, Strategy::kPad},
+                                 {"PAD, full PersRM (separate model)", {PersRm::Form::kFull, full, -1, nullptr}, Strategy::kPad}};
+  double authors = 0;
+  if (!f.skip_authors) {
+    std::vector<int> prompt = bench_requests(1, f)[0].prompts.base;
+    auto t0 = std::chrono::steady_clock::now();
+    authors_pad(*base, *full, prompt, f.n_new, 10, 1.0);
+    authors = f.n_new / seconds_since(t0);
+  }
+  std::printf("| method | batch | tokens/s | × plain | × authors' loop |\n|---|---:|---:|---:|---:|\n");
+  for (int batch : {1, 8}) {
+    double plain = 0;
+    for (const Method& m : methods) {
+      const double tps = engine_tokens_per_second(base, m.rm, m.s, batch, f);
+      if (m.s == Strategy::kBase) plain = tps;
+      std::printf("| %s | %d | %.1f | %.2f | %s |\n", m.name, batch, tps, tps / plain,
+                  authors > 0 && m.s == Strategy::kPad ? std::to_string(tps / authors).substr(0, 5).c_str() : "");
+      std::fflush(stdout);
+    }
+  }
+  if (authors > 0)
+    std::printf("| authors' loop (no cache, one prompt at a time, full PersRM) | any | %.2f | | 1.00 |\n", authors);
+}
+
 }  // namespace
 
 void add_bench_commands(CLI::App& app) {
@@ -123,6 +224,14 @@ void add_bench_commands(CLI::App& app) {
   runtime->add_option("--steps", f->n_decode, "decode steps timed per batch size");
   runtime->add_option("--layers", f->n_layer, "layers of the benchmark model (12 ≈ 110M parameters)");
   runtime->callback([f] { run_runtime_bench(*f); });
+
+  auto p = std::make_shared<PadBenchFlags>();
+  CLI::App* pad = bench->add_subcommand("pad", "PAD's tokens/s per PersRM form against plain decoding and the authors' loop");
+  add_runtime_flags(*pad, p->model);
+  pad->add_option("--tokens", p->n_new, "new tokens per prompt");
+  pad->add_option("--layers", p->n_layer, "layers of the benchmark model (12 ≈ 110M parameters)");
+  pad->add_flag("--skip-authors", p->skip_authors, "skip the slow no-cache baseline");
+  pad->callback([p] { run_pad_bench(*p); });
 }
 
 }  // namespace pad::cli

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
+#include "generate_command.h"
 #include "common.h"
 #include "pad/decode/generate.h"
 #include "pad/format/gguf.h"
@@ -69,48 +70,6 @@ void run_logits(const ModelFlags& f, const std::string& ids_text, int top) {
   }
 }
 
-struct GenerateFlags {
-  ModelFlags model;
-  PromptFlags prompt;
-  GenerateOptions options;
-  bool print_ids = false;
-  bool ignore_eos = false;
-};
-
-void run_generate(const GenerateFlags& g) {
-  auto model = load_model(g.model);
-  GenerateOptions options = g.options;
-  std::unique_ptr<Tokenizer> tok;
-  std::vector<int> prompt;
-  if (!g.prompt.ids.empty()) {
-    prompt = parse_int_list(g.prompt.ids, "--ids");
-    if (has_tokenizer(g.model.model)) tok = Tokenizer::load(g.model.model);
-  } else {
-    tok = Tokenizer::load(g.model.model);
-    prompt = encode_prompt(*tok, read_prompt_text(g.prompt), g.prompt);
-  }
-  if (!g.ignore_eos) options.stop_ids = stop_ids(model->config(), tok.get());
-  std::unique_ptr<StreamDecoder> stream;
-  if (!g.print_ids) {
-    if (!tok) throw_invalid(g.model.model, ": no tokenizer to print text; use --print-ids");
-    stream = std::make_unique<StreamDecoder>(*tok);
-  }
-  auto on_token = [&](size_t, int token) {
-    if (stream) {
-      std::cout << stream->feed(token) << std::flush;
-    }
-  };
-  std::vector<GenerateResult> r = generate(*model, {prompt}, options, on_token);
-  if (stream) {
-    std::cout << stream->flush() << "\n";
-  } else {
-    std::vector<std::string> parts;
-    for (int t : r[0].tokens) parts.push_back(std::to_string(t));
-    std::cout << join(parts, " ") << "\n";
-  }
-  log_info("prefill ", r[0].t_prefill_ms, " ms, decode ", r[0].t_decode_ms, " ms for ", r[0].tokens.size(), " tokens");
-}
-
 struct CreateFlags {
   std::string out;
   std::string preset = "tiny";
@@ -168,15 +127,7 @@ void add_model_commands(CLI::App& app) {
   logits->add_option("--top", *top, "how many (id, logit) pairs per position");
   logits->callback([=] { run_logits(*logits_flags, *ids, *top); });
 
-  auto g = std::make_shared<GenerateFlags>();
-  CLI::App* gen = app.add_subcommand("generate", "Generate a continuation of a prompt (text or ids)");
-  add_model_flags(*gen, g->model);
-  add_prompt_flags(*gen, g->prompt);
-  add_sampling_flags(*gen, g->options.sampling);
-  gen->add_option("-n,--n-predict", g->options.n_predict, "maximum new tokens");
-  gen->add_flag("--print-ids", g->print_ids, "print generated ids instead of text");
-  gen->add_flag("--ignore-eos", g->ignore_eos, "do not stop at end-of-sequence tokens");
-  gen->callback([g] { run_generate(*g); });
+  add_generate_command(app);
 }
 
 }  // namespace pad::cli

@@ -25,7 +25,10 @@ struct EngineRow {
   bool want_head = false;    // the PersRM value head is applied to this row's hidden state
   std::vector<int> pending;  // tokens to feed at the next step
   int out = -1;              // this step: index into the model's forward output
-  int head_out = -1;         // this step: index into the model's head logits
+  bool full = false;         // this step: full-vocabulary logits needed
+  bool full_head = false;    // this step: full-vocabulary value-head logits needed
+  int full_out = -1;         // index into the model's full logits
+  int head_out = -1;         // index into the model's full head logits
 };
 
 }  // namespace
@@ -61,6 +64,7 @@ struct PadEngine::Active {
   std::vector<int> ref_row;          // per principle: row giving reference logits
   std::unique_ptr<Sampler> sampler;
   std::shared_ptr<PadStep> pad;
+  std::vector<std::vector<float>> sparse;  // rule=topk: [V] buffers filled at the candidates (PersRM, ref per principle)
   PadResult result;
   int n_steps = 0;
   bool done = false;
@@ -142,89 +146,135 @@ void PadEngine::release(Active& a) {
   a.rows.clear();
 }
 
+// Logits of `ids` only: lm_head rows · hidden (through the value head when `head`). For rule=topk the
+// PersRM and reference are needed at the k candidates alone, which keeps their cost at k dot products.
+void PadEngine::candidate_logits(const Model& m, const at::Tensor& hidden, bool head, const std::vector<int>& ids,
+                                 std::vector<float>& dst) const {
+  at::Tensor h = head ? persrm_.head->apply(hidden.unsqueeze(0))[0] : hidden;  // [d] f32
+  std::vector<int64_t> idx(ids.begin(), ids.end());
+  at::Tensor rows = m.weights().lm_head.index_select(0, at::tensor(idx, at::kLong)).to(at::kFloat);  // [k, d]
+  at::Tensor v = at::mv(rows, h).contiguous();                                                        // [k]
+  for (size_t i = 0; i < ids.size(); ++i) dst[ids[i]] = v.data_ptr<float>()[i];
+}
+
 void PadEngine::step(std::vector<Active*>& active, const TokenCallback& on_token) {
   const auto t0 = Clock::now();
   const size_t n_models = models_.size();
+  const int64_t n_vocab = models_[0]->config().n_vocab;
   std::vector<std::vector<Row>> rows(n_models);
-  for (Active* a : active)
-    for (EngineRow& r : a->rows) {
+  for (Active* a : active) {
+    const bool full_rule = a->pad && a->req->pad.rule == PadRule::kFull;
+    for (size_t i = 0; i < a->rows.size(); ++i) {
+      EngineRow& r = a->rows[i];
       r.out = static_cast<int>(rows[r.model].size());
+      r.full = i == 0 || full_rule;  // rule=topk: PersRM and reference rows need only the candidates
+      r.full_head = full_rule && r.want_head;
       rows[r.model].push_back({r.slot, r.pending, false, r.adapter});
     }
+  }
+  // One backbone pass per model; full-vocabulary logits only for the rows that need them.
   std::vector<ForwardOutput> out(n_models);
-  std::vector<at::Tensor> head_logits(n_models);  // [H, V] f32 per model
+  std::vector<at::Tensor> full(n_models), full_head(n_models);  // [F, V] f32 per model
   for (size_t m = 0; m < n_models; ++m) {
     if (rows[m].empty()) continue;
-    out[m] = models_[m]->forward(rows[m]);
-    std::vector<int64_t> pick;
+    out[m] = models_[m]->forward(rows[m], /*want_logits=*/false);
+    std::vector<int64_t> pick, pick_head;
     for (Active* a : active)
-      for (EngineRow& r : a->rows)
-        if (r.model == static_cast<int>(m) && r.want_head) {
-          r.head_out = static_cast<int>(pick.size());
-          pick.push_back(r.out);
-        }
-    if (!pick.empty()) {
-      at::Tensor h = out[m].hidden.index_select(0, at::tensor(pick, at::kLong));  // [H, d]
-      head_logits[m] = models_[m]->logits_from_hidden(persrm_.head->apply(h)).contiguous();
+      for (EngineRow& r : a->rows) {
+        if (r.model != static_cast<int>(m)) continue;
+        if (r.full) r.full_out = static_cast<int>(pick.size()), pick.push_back(r.out);
+        if (r.full_head) r.head_out = static_cast<int>(pick_head.size()), pick_head.push_back(r.out);
+      }
+    if (!pick.empty())
+      full[m] = models_[m]->logits_from_hidden(out[m].hidden.index_select(0, at::tensor(pick, at::kLong))).contiguous();
+    if (!pick_head.empty()) {
+      at::Tensor h = out[m].hidden.index_select(0, at::tensor(pick_head, at::kLong));  // [H, d]
+      full_head[m] = models_[m]->logits_from_hidden(persrm_.head->apply(h)).contiguous();
     }
   }
-  const int64_t n_vocab = models_[0]->config().n_vocab;
-  auto logits_of = [&](const EngineRow& r, bool head) {
-    return head ? head_logits[r.model][r.head_out].data_ptr<float>() : out[r.model].logits[r.out].data_ptr<float>();
-  };
   const auto t1 = Clock::now();
   for (Active* a : active) {
     const PadRequest& req = *a->req;
+    const float* base = full[0][a->rows[0].full_out].data_ptr<float>();
     if (a->pad) {
       PadInputs in;
-      in.base = logits_of(a->rows[0], false);
+      in.base = base;
       in.n_vocab = n_vocab;
       in.weights = req.prompts.weights;
+      const bool full_rule = req.pad.rule == PadRule::kFull;
+      std::vector<int> cand;
+      if (!full_rule) {
+        Candidates c = Candidates::from_logits(base, n_vocab);
+        keep_top_k(c, req.pad.k);
+        cand = c.ids;
+        a->sparse.resize(2 * a->persrm_row.size(), std::vector<float>(n_vocab, 0.0f));
+      }
       for (size_t j = 0; j < a->persrm_row.size(); ++j) {
-        in.persrm.push_back(logits_of(a->rows[a->persrm_row[j]], a->persrm_via_head[j]));
-        in.ref.push_back(logits_of(a->rows[a->ref_row[j]], false));
+        const EngineRow& p = a->rows[a->persrm_row[j]];
+        const EngineRow& r = a->rows[a->ref_row[j]];
+        const bool head = a->persrm_via_head[j];
+        if (full_rule) {
+          in.persrm.push_back(head ? full_head[p.model][p.head_out].data_ptr<float>() : full[p.model][p.full_out].data_ptr<float>());
+          in.ref.push_back(full[r.model][r.full_out].data_ptr<float>());
+          continue;
+        }
+        candidate_logits(*models_[p.model], out[p.model].hidden[p.out], head, cand, a->sparse[2 * j]);
+        in.persrm.push_back(a->sparse[2 * j].data());
+        if (r.full) {
+          in.ref.push_back(full[r.model][r.full_out].data_ptr<float>());
+        } else {
+          candidate_logits(*models_[r.model], out[r.model].hidden[r.out], false, cand, a->sparse[2 * j + 1]);
+          in.ref.push_back(a->sparse[2 * j + 1].data());
+        }
       }
       a->pad->set_inputs(std::move(in));
     }
-    const int token = a->sampler->choose(logits_of(a->rows[0], false), n_vocab);
+    const int token = a->sampler->choose(base, n_vocab);
     a->sampler->accept(token);
-    if (a->pad && options_.trace) {
-      const PadTrace& t = a->pad->trace();
-      nlohmann::json j = {{"request", a->index}, {"step", a->n_steps}, {"candidates", t.ids},
-                          {"base_logits", t.base_logits}, {"persrm_logp", t.persrm_logp}, {"ref_logp", t.ref_logp},
-                          {"reward", t.reward}, {"score", t.score}, {"chosen", token}};
-      if (options_.detokenize) {
-        std::vector<std::string> texts;
-        for (int id : t.ids) texts.push_back(options_.detokenize({id}));
-        j["texts"] = texts;
-      }
-      *options_.trace << j.dump() << "\n";
-    }
+    if (a->pad && options_.trace) write_trace(*a, token);
     if (a->n_steps++ == 0) {
       a->result.t_prefill_ms = ms_between(t0, t1);
       a->t_first_done = Clock::now();
     }
-    if (std::find(req.stop_ids.begin(), req.stop_ids.end(), token) != req.stop_ids.end()) {
-      a->result.stop_reason = "eos";
-      a->done = true;
-      continue;
-    }
-    a->result.tokens.push_back(token);
-    if (on_token) on_token(a->index, token);
-    if (!req.stop_strings.empty() && options_.detokenize) {
-      const std::string text = options_.detokenize(a->result.tokens);
-      for (const std::string& s : req.stop_strings)
-        if (!s.empty() && text.find(s) != std::string::npos) {
-          a->result.stop_reason = "stop";
-          a->done = true;
-        }
-    }
-    if (!a->done && static_cast<int>(a->result.tokens.size()) >= req.n_predict) {
-      a->result.stop_reason = "length";
-      a->done = true;
-    }
-    for (EngineRow& r : a->rows) r.pending = {token};
+    finish_token(*a, token, on_token);
   }
+}
+
+void PadEngine::write_trace(const Active& a, int token) const {
+  const PadTrace& t = a.pad->trace();
+  nlohmann::json j = {{"request", a.index}, {"step", a.n_steps}, {"candidates", t.ids}, {"base_logits", t.base_logits},
+                      {"persrm_logp", t.persrm_logp}, {"ref_logp", t.ref_logp}, {"reward", t.reward},
+                      {"score", t.score}, {"chosen", token}};
+  if (options_.detokenize) {
+    std::vector<std::string> texts;
+    for (int id : t.ids) texts.push_back(options_.detokenize({id}));
+    j["texts"] = texts;
+  }
+  *options_.trace << j.dump() << "\n";
+}
+
+void PadEngine::finish_token(Active& a, int token, const TokenCallback& on_token) {
+  const PadRequest& req = *a.req;
+  if (std::find(req.stop_ids.begin(), req.stop_ids.end(), token) != req.stop_ids.end()) {
+    a.result.stop_reason = "eos";
+    a.done = true;
+    return;
+  }
+  a.result.tokens.push_back(token);
+  if (on_token) on_token(a.index, token);
+  if (!req.stop_strings.empty() && options_.detokenize) {
+    const std::string text = options_.detokenize(a.result.tokens);
+    for (const std::string& s : req.stop_strings)
+      if (!s.empty() && text.find(s) != std::string::npos) {
+        a.result.stop_reason = "stop";
+        a.done = true;
+      }
+  }
+  if (!a.done && static_cast<int>(a.result.tokens.size()) >= req.n_predict) {
+    a.result.stop_reason = "length";
+    a.done = true;
+  }
+  for (EngineRow& r : a.rows) r.pending = {token};
 }
 
 std::vector<PadResult> PadEngine::run(const std::vector<PadRequest>& requests, const TokenCallback& on_token) {

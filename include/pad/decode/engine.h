@@ -77,6 +77,10 @@ class PadEngine {
   void admit(Active& a, const PadRequest& req);
   void step(std::vector<Active*>& active, const TokenCallback& on_token);
   void release(Active& a);
+  void finish_token(Active& a, int token, const TokenCallback& on_token);
+  void write_trace(const Active& a, int token) const;
+  void candidate_logits(const Model& m, const at::Tensor& hidden, bool head, const std::vector<int>& ids,
+                        std::vector<float>& dst) const;
   PadResult run_best_of_n(const PadRequest& req, const TokenCallback& on_token, size_t index);
   std::vector<std::vector<float>> token_logprobs(int model_index, int adapter, bool with_head, const std::vector<int>& prompt,
                                                  const std::vector<std::vector<int>>& responses);

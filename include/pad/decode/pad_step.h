@@ -22,6 +22,8 @@ struct PadOptions {
 };
 
 // One request's model outputs for the current step. Pointers to [V] f32 rows, valid during apply().
+// With rule=topk only the entries at the base model's top-k ids of `persrm` and `ref` are read, so
+// callers may fill just those.
 struct PadInputs {
   const float* base = nullptr;
   std::vector<const float*> persrm;  // one per principle row

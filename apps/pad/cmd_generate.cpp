@@ -1,0 +1,301 @@
+// `pad generate`: plain decoding, preference prompting, PAD and best-of-n over one prompt (streamed)
+// or many (--file prompts.jsonl → JSONL), with the PersRM as a full model, a LoRA or a value head.
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "common.h"
+#include "generate_command.h"
+#include "pad/decode/engine.h"
+#include "pad/decode/prompts.h"
+#include "pad/tokenizer/tokenizer.h"
+#include "pad/util/error.h"
+#include "pad/util/file.h"
+#include "pad/util/strings.h"
+
+namespace pad::cli {
+namespace {
+
+struct GenerateFlags {
+  ModelFlags model;
+  PromptFlags prompt;
+  SamplingOptions sampling;
+  int n_predict = 128;
+  bool print_ids = false;
+  bool ignore_eos = false;
+  bool raw = false;
+  std::string strategy;  // default: pad with a PersRM and a preference, prompt with a preference, else base
+  std::string rule = "topk";
+  double w = 1.0;
+  int k = 10;
+  int n_best = 4;
+  std::vector<std::string> preferences;
+  std::string preference_weights;
+  std::string pref_template = kDefaultGuidelineTemplate;
+  std::string persrm, persrm_lora, persrm_head, ref;
+  bool allow_vocab_mismatch = false;
+  std::string trace;
+  std::string output;  // JSONL file; empty: stdout
+  bool jsonl = false;
+  int max_batch = 16;
+  std::vector<std::string> stops;
+};
+
+// What one request asks for before tokenization.
+struct RequestSpec {
+  PromptSpec prompt;
+  std::vector<int> ids;  // --ids: raw ids, used for every row
+  PadRequest request;    // options; prompts filled later
+  std::string text;      // the prompt as given, for output
+};
+
+Preference preference_from(const std::vector<std::string>& joined, const std::string& weights) {
+  if (!joined.empty() && !weights.empty()) throw_invalid("give --preference or --preference-weights, not both");
+  return weights.empty() ? Preference::joined_from(joined) : Preference::parse_weights(weights);
+}
+
+Strategy choose_strategy(const GenerateFlags& f, bool has_pref) {
+  if (!f.strategy.empty()) return parse_strategy(f.strategy);
+  const bool has_rm = !f.persrm.empty() || !f.persrm_lora.empty() || !f.persrm_head.empty();
+  return has_pref && has_rm ? Strategy::kPad : has_pref ? Strategy::kPrompt : Strategy::kBase;
+}
+
+PadRequest base_request(const GenerateFlags& f) {
+  PadRequest r;
+  r.pad.rule = f.rule == "full" ? PadRule::kFull : PadRule::kTopK;
+  if (f.rule != "full" && f.rule != "topk") throw_invalid("--rule '", f.rule, "' is not known (expected topk or full)");
+  r.pad.w = f.w;
+  r.pad.k = f.k;
+  r.sampling = f.sampling;
+  r.n_predict = f.n_predict;
+  r.n_best = f.n_best;
+  r.stop_strings = f.stops;
+  return r;
+}
+
+PromptSpec prompt_spec(const GenerateFlags& f, const std::string& user, Preference pref) {
+  PromptSpec s;
+  s.user = user;
+  s.system = f.prompt.system;
+  s.preference = std::move(pref);
+  s.guideline_template = f.pref_template;
+  s.chat = f.raw ? ChatMode::kNever : f.prompt.chat ? ChatMode::kAlways : ChatMode::kAuto;
+  s.chat_template_override = f.prompt.chat_template;
+  return s;
+}
+
+std::vector<RequestSpec> read_jsonl_requests(const GenerateFlags& f, const std::string& path) {
+  std::vector<RequestSpec> out;
+  std::istringstream in(read_file(path));
+  int line_no = 0;
+  for (std::string line; std::getline(in, line);) {
+    ++line_no;
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    auto j = nlohmann::json::parse(line, nullptr, false);
+    if (j.is_discarded() || !j.is_object()) throw_invalid(path, ":", line_no, ": not a JSON object");
+    if (!j.contains("prompt") || !j["prompt"].is_string()) throw_invalid(path, ":", line_no, ": missing string field 'prompt'");
+    try {
+      std::vector<std::string> joined = f.preferences;
+      std::string weights = f.preference_weights;
+      if (j.contains("preference")) {
+        joined = j["preference"].is_array() ? j["preference"].get<std::vector<std::string>>()
+                                            : std::vector<std::string>{j["preference"].get<std::string>()};
+        weights.clear();
+      }
+      if (j.contains("preference_weights")) {
+        const auto& pw = j["preference_weights"];
+        if (pw.is_object()) {
+          std::vector<std::string> parts;
+          for (auto& [k, v] : pw.items()) parts.push_back(k + "=" + std::to_string(v.get<double>()));
+          weights = join(parts, ",");
+        } else {
+          weights = pw.get<std::string>();
+        }
+        joined.clear();
+      }
+      RequestSpec r;
+      r.text = j["prompt"].get<std::string>();
+      r.prompt = prompt_spec(f, r.text, preference_from(joined, weights));
+      r.request = base_request(f);
+      r.request.pad.w = j.value("w", f.w);
+      r.request.pad.k = j.value("k", f.k);
+      r.request.sampling.temperature = j.value("temperature", f.sampling.temperature);
+      r.request.sampling.seed = j.value("seed", f.sampling.seed);
+      r.request.n_predict = j.value("n_predict", f.n_predict);
+      out.push_back(std::move(r));
+    } catch (const nlohmann::json::exception& e) {
+      throw_invalid(path, ":", line_no, ": ", e.what());
+    } catch (const std::invalid_argument& e) {
+      throw_invalid(path, ":", line_no, ": ", e.what());
+    }
+  }
+  if (out.empty()) throw_invalid(path, ": no requests");
+  return out;
+}
+
+std::vector<RequestSpec> read_requests(const GenerateFlags& f) {
+  if (!f.prompt.file.empty() && ends_with(f.prompt.file, ".jsonl")) return read_jsonl_requests(f, f.prompt.file);
+  RequestSpec r;
+  r.request = base_request(f);
+  const Preference pref = preference_from(f.preferences, f.preference_weights);
+  if (!f.prompt.ids.empty()) {
+    r.ids = parse_int_list(f.prompt.ids, "--ids");
+    if (pref.weighted) throw_invalid("--preference-weights needs a text prompt (one prompt per principle), not --ids");
+    r.prompt.preference = pref;
+    r.text = f.prompt.ids;
+  } else {
+    r.text = read_prompt_text(f.prompt);
+    r.prompt = prompt_spec(f, r.text, pref);
+  }
+  return {std::move(r)};
+}
+
+void check_same_vocabulary(const Tokenizer* base, const std::string& other_path, bool allow) {
+  if (base == nullptr || !has_tokenizer(other_path)) return;
+  auto other = Tokenizer::load(other_path);
+  bool same = other->n_vocab() == base->n_vocab();
+  for (int id = 0; same && id < base->n_vocab(); ++id) same = other->token_piece(id) == base->token_piece(id);
+  if (same) return;
+  if (allow)
+    throw_invalid(other_path, ": vocabulary differs from the base model's; --allow-vocab-mismatch (re-tokenizing for ",
+                  "the PersRM) is not supported yet — use a PersRM that shares the base vocabulary");
+  throw_invalid(other_path, ": vocabulary differs from the base model's (a PersRM must share it; ",
+                "--allow-vocab-mismatch maps candidates through their text)");
+}
+
+PersRm load_persrm(const GenerateFlags& f, Model& base, const Tokenizer* tok) {
+  const int n_forms = !f.persrm.empty() + !f.persrm_lora.empty() + !f.persrm_head.empty();
+  if (n_forms > 1) throw_invalid("give one of --persrm, --persrm-lora, --persrm-head");
+  PersRm rm;
+  if (!f.persrm.empty()) {
+    check_same_vocabulary(tok, f.persrm, f.allow_vocab_mismatch);
+    rm.form = PersRm::Form::kFull;
+    rm.model = Model::load(f.persrm, LoadOptions{parse_dtype(f.model.dtype)});
+    const std::string head = f.persrm + "/value_head.safetensors";
+    if (std::filesystem::is_directory(f.persrm) && file_exists(head))  // LLaMA-Factory layout (DESIGN §1)
+      rm.head = std::make_shared<ValueHead>(ValueHead::load(head, rm.model->config().d_model));
+  } else if (!f.persrm_lora.empty()) {
+    rm.form = PersRm::Form::kLora;
+    rm.adapter = base.add_adapter(LoraAdapter::load(f.persrm_lora, base.config()));
+  } else if (!f.persrm_head.empty()) {
+    rm.form = PersRm::Form::kHead;
+    rm.head = std::make_shared<ValueHead>(ValueHead::load(f.persrm_head, base.config().d_model));
+  }
+  return rm;
+}
+
+nlohmann::json result_json(const RequestSpec& r, const PadResult& res, Strategy s, const Tokenizer* tok) {
+  nlohmann::json j = {{"prompt", r.text}, {"preference", r.prompt.preference.joined()}, {"method", strategy_name(s)},
+                      {"n_tokens", res.tokens.size()}, {"stop_reason", res.stop_reason},
+                      {"t_prefill_ms", res.t_prefill_ms}, {"t_decode_ms", res.t_decode_ms}};
+  if (tok) j["text"] = tok->decode(res.tokens, /*skip_special=*/true);
+  j["ids"] = res.tokens;
+  if (s == Strategy::kBestOfN) j["sequence_reward"] = res.sequence_reward;
+  if (s == Strategy::kPad) j["w"] = r.request.pad.w;
+  return j;
+}
+
+void run_generate(const GenerateFlags& f) {
+  auto base = load_model(f.model);
+  std::unique_ptr<Tokenizer> tok;
+  if (has_tokenizer(f.model.model)) tok = Tokenizer::load(f.model.model);
+  std::vector<RequestSpec> specs = read_requests(f);
+  bool has_pref = false;
+  for (const auto& s : specs) has_pref = has_pref || !s.prompt.preference.principles.empty();
+  const Strategy strategy = choose_strategy(f, has_pref);
+  PersRm rm = load_persrm(f, *base, tok.get());
+  std::shared_ptr<Model> ref;
+  if (!f.ref.empty()) {
+    check_same_vocabulary(tok.get(), f.ref, false);
+    ref = Model::load(f.ref, LoadOptions{parse_dtype(f.model.dtype)});
+  }
+  std::vector<PadRequest> requests;
+  for (RequestSpec& s : specs) {
+    PadRequest r = s.request;
+    if (!s.ids.empty()) {
+      r.prompts.base = s.ids;
+      if (strategy == Strategy::kPad || strategy == Strategy::kBestOfN) {
+        if (s.prompt.preference.principles.empty()) throw_invalid("--strategy ", strategy_name(strategy), " needs a preference");
+        r.prompts.principles = {s.ids};
+        r.prompts.weights = {1.0};
+      }
+    } else {
+      if (!tok) throw_invalid(f.model.model, ": no tokenizer; give the prompt as --ids");
+      r.prompts = build_prompts(*tok, s.prompt, strategy);
+    }
+    if (!f.ignore_eos) r.stop_ids = stop_ids(base->config(), tok.get());
+    requests.push_back(std::move(r));
+  }
+  EngineOptions opt;
+  opt.strategy = strategy;
+  opt.max_batch = f.max_batch;
+  if (tok) opt.detokenize = [&](const std::vector<int>& ids) { return tok->decode(ids); };
+  std::ofstream trace_file;
+  if (!f.trace.empty()) {
+    trace_file.open(f.trace);
+    if (!trace_file) throw_runtime(f.trace, ": cannot open for writing");
+    opt.trace = &trace_file;
+  }
+  PadEngine engine(base, rm, ref, opt);
+  const bool stream = specs.size() == 1 && !f.jsonl && f.output.empty();
+  std::unique_ptr<StreamDecoder> decoder;
+  if (stream && !f.print_ids) {
+    if (!tok) throw_invalid(f.model.model, ": no tokenizer to print text; use --print-ids");
+    decoder = std::make_unique<StreamDecoder>(*tok, /*skip_special=*/true);
+  }
+  auto on_token = [&](size_t, int id) {
+    if (decoder) std::cout << decoder->feed(id) << std::flush;
+  };
+  std::vector<PadResult> results = engine.run(requests, on_token);
+  if (stream) {
+    if (decoder) {
+      std::cout << decoder->flush() << "\n";
+    } else {
+      std::vector<std::string> ids;
+      for (int t : results[0].tokens) ids.push_back(std::to_string(t));
+      std::cout << join(ids, " ") << "\n";
+    }
+    return;
+  }
+  std::string lines;
+  for (size_t i = 0; i < specs.size(); ++i) lines += result_json(specs[i], results[i], strategy, tok.get()).dump() + "\n";
+  if (f.output.empty()) std::cout << lines;
+  else write_file_atomic(f.output, lines);
+}
+
+}  // namespace
+
+void add_generate_command(CLI::App& app) {
+  auto f = std::make_shared<GenerateFlags>();
+  CLI::App* g = app.add_subcommand("generate", "Generate text: plain, preference-prompted, PAD-guided or best-of-n");
+  add_model_flags(*g, f->model);
+  add_prompt_flags(*g, f->prompt);
+  add_sampling_flags(*g, f->sampling);
+  g->add_option("-n,--n-predict", f->n_predict, "maximum new tokens");
+  g->add_flag("--print-ids", f->print_ids, "print generated ids instead of text");
+  g->add_flag("--ignore-eos", f->ignore_eos, "do not stop at end-of-sequence tokens");
+  g->add_flag("--raw", f->raw, "never apply the chat template (default: applied when the model has one)");
+  g->add_option("--strategy", f->strategy, "base | prompt | pad | best-of-n");
+  g->add_option("--rule", f->rule, "PAD rule: topk (the authors' released rule) | full");
+  g->add_option("--w", f->w, "PAD guidance weight");
+  g->add_option("--k", f->k, "PAD candidates (rule topk)");
+  g->add_option("--n-best", f->n_best, "samples for best-of-n");
+  g->add_option("--preference", f->preferences, "a principle; repeat to join with \" and \"");
+  g->add_option("--preference-weights", f->preference_weights, "weights over principles, e.g. \"helpful=1,humor=0.5\"");
+  g->add_option("--pref-template", f->pref_template, "guideline template with {principle} and {prompt}");
+  g->add_option("--persrm", f->persrm, "PersRM as a full model (HF directory or .gguf)");
+  g->add_option("--persrm-lora", f->persrm_lora, "PersRM as a PEFT LoRA directory on the base model");
+  g->add_option("--persrm-head", f->persrm_head, "PersRM as a value head (safetensors v_head.summary.*) on the base");
+  g->add_option("--ref", f->ref, "reference model (default: the base model)");
+  g->add_flag("--allow-vocab-mismatch", f->allow_vocab_mismatch, "accept a PersRM whose vocabulary differs");
+  g->add_option("--trace", f->trace, "write a JSONL trace of every PAD step to this file");
+  g->add_option("--output", f->output, "write results as JSONL to this file");
+  g->add_flag("--jsonl", f->jsonl, "print results as JSONL even for one prompt");
+  g->add_option("--max-batch", f->max_batch, "requests decoded together");
+  g->add_option("--stop", f->stops, "stop string (repeatable)");
+  g->callback([f] { run_generate(*f); });
+}
+
+}  // namespace pad::cli
