@@ -9,6 +9,7 @@
 
 #include "pad/decode/engine.h"
 #include "pad/decode/preference.h"
+#include "pad/tokenizer/tokenizer.h"
 #include "pad/util/file.h"
 #include "test_util.h"
 
@@ -331,6 +332,58 @@ TEST(Pad, AdapterAndHeadFilesRoundTripAndRefuseMismatches) {
     EXPECT_NE(std::string(e.what()).find("hidden size is 64"), std::string::npos) << e.what();
   }
   EXPECT_THROW(ValueHead::load(dir + "/missing.safetensors", 32), std::runtime_error);
+}
+
+}  // namespace
+}  // namespace pad
+
+namespace pad {
+namespace {
+
+TEST(Pad, VocabBridgeMatchesReTokenizingReference) {
+  std::shared_ptr<const Tokenizer> tb = Tokenizer::load(test::model_dir("tiny-qwen2"));
+  std::shared_ptr<const Tokenizer> tp = Tokenizer::load(test::model_dir("tiny-llama"));
+  ModelConfig c = cfg();
+  c.n_vocab = tb->n_vocab();
+  auto base = std::make_shared<Model>(c, random_weights(c, at::kFloat, 1));
+  ModelConfig cp = c;
+  cp.n_vocab = tp->n_vocab();
+  auto persrm = std::make_shared<Model>(cp, random_weights(cp, at::kFloat, 2));
+  auto bridge = std::make_shared<VocabBridge>();
+  bridge->base = tb;
+  bridge->persrm = tp;
+  PadEngine e(base, {PersRm::Form::kFull, persrm, -1, nullptr, bridge}, nullptr, EngineOptions{});
+  const std::string prompt_text = "The license grants you";
+  RequestPrompts p;
+  p.base = tb->encode(prompt_text);
+  p.principles = {p.base};
+  p.weights = {1.0};
+  p.persrm_principles = {tp->encode(prompt_text)};
+  std::vector<int> got = e.run({request(p, PadRule::kTopK, 2.0, 6, 10)})[0].tokens;
+  // Reference: every step re-tokenize the generated text for the PersRM; map candidates by text.
+  std::vector<int> yb = p.base, out;
+  for (int step = 0; step < 10; ++step) {
+    at::Tensor lb = full_logits(base)(yb);
+    std::vector<int> yp = p.persrm_principles[0];
+    for (int t : tp->encode(tb->decode(out), EncodeOptions{false, false})) yp.push_back(t);
+    at::Tensor lp = full_logits(persrm)(yp);
+    at::Tensor cand = std::get<1>(lb.topk(6));
+    std::vector<int64_t> mapped;
+    for (int i = 0; i < 6; ++i) {
+      auto ids = tp->encode(tb->token_text(static_cast<int>(cand[i].item<int64_t>())), EncodeOptions{false, false});
+      ASSERT_FALSE(ids.empty());
+      mapped.push_back(ids[0]);
+    }
+    at::Tensor r = at::log_softmax(lp.index_select(0, at::tensor(mapped, at::kLong)), 0) -
+                   at::log_softmax(lb.index_select(0, cand), 0);
+    at::Tensor score = lb.index_select(0, cand) + 2.0 * r;
+    const int token = static_cast<int>(cand[score.argmax()].item<int64_t>());
+    out.push_back(token);
+    yb.push_back(token);
+  }
+  EXPECT_EQ(got, out);
+  EXPECT_EQ(base->n_active_slots(), 0);
+  EXPECT_EQ(persrm->n_active_slots(), 0);
 }
 
 }  // namespace

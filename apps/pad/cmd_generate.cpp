@@ -152,25 +152,29 @@ std::vector<RequestSpec> read_requests(const GenerateFlags& f) {
   return {std::move(r)};
 }
 
-void check_same_vocabulary(const Tokenizer* base, const std::string& other_path, bool allow) {
-  if (base == nullptr || !has_tokenizer(other_path)) return;
+// True when `other_path` has a tokenizer whose vocabulary differs from the base's.
+bool vocabulary_differs(const Tokenizer* base, const std::string& other_path) {
+  if (base == nullptr || !has_tokenizer(other_path)) return false;
   auto other = Tokenizer::load(other_path);
-  bool same = other->n_vocab() == base->n_vocab();
-  for (int id = 0; same && id < base->n_vocab(); ++id) same = other->token_piece(id) == base->token_piece(id);
-  if (same) return;
-  if (allow)
-    throw_invalid(other_path, ": vocabulary differs from the base model's; --allow-vocab-mismatch (re-tokenizing for ",
-                  "the PersRM) is not supported yet — use a PersRM that shares the base vocabulary");
-  throw_invalid(other_path, ": vocabulary differs from the base model's (a PersRM must share it; ",
-                "--allow-vocab-mismatch maps candidates through their text)");
+  if (other->n_vocab() != base->n_vocab()) return true;
+  for (int id = 0; id < base->n_vocab(); ++id)
+    if (other->token_piece(id) != base->token_piece(id)) return true;
+  return false;
 }
 
-PersRm load_persrm(const GenerateFlags& f, Model& base, const Tokenizer* tok) {
+PersRm load_persrm(const GenerateFlags& f, Model& base, const std::shared_ptr<const Tokenizer>& tok) {
   const int n_forms = !f.persrm.empty() + !f.persrm_lora.empty() + !f.persrm_head.empty();
   if (n_forms > 1) throw_invalid("give one of --persrm, --persrm-lora, --persrm-head");
   PersRm rm;
   if (!f.persrm.empty()) {
-    check_same_vocabulary(tok, f.persrm, f.allow_vocab_mismatch);
+    if (vocabulary_differs(tok.get(), f.persrm)) {
+      if (!f.allow_vocab_mismatch)
+        throw_invalid(f.persrm, ": vocabulary differs from the base model's (a PersRM must share it, or pass ",
+                      "--allow-vocab-mismatch to map each candidate through its text)");
+      rm.bridge = std::make_shared<VocabBridge>();
+      rm.bridge->base = tok;
+      rm.bridge->persrm = Tokenizer::load(f.persrm);
+    }
     rm.form = PersRm::Form::kFull;
     rm.model = Model::load(f.persrm, LoadOptions{parse_dtype(f.model.dtype)});
     const std::string head = f.persrm + "/value_head.safetensors";
@@ -199,16 +203,16 @@ nlohmann::json result_json(const RequestSpec& r, const PadResult& res, Strategy 
 
 void run_generate(const GenerateFlags& f) {
   auto base = load_model(f.model);
-  std::unique_ptr<Tokenizer> tok;
+  std::shared_ptr<const Tokenizer> tok;
   if (has_tokenizer(f.model.model)) tok = Tokenizer::load(f.model.model);
   std::vector<RequestSpec> specs = read_requests(f);
   bool has_pref = false;
   for (const auto& s : specs) has_pref = has_pref || !s.prompt.preference.principles.empty();
   const Strategy strategy = choose_strategy(f, has_pref);
-  PersRm rm = load_persrm(f, *base, tok.get());
+  PersRm rm = load_persrm(f, *base, tok);
   std::shared_ptr<Model> ref;
   if (!f.ref.empty()) {
-    check_same_vocabulary(tok.get(), f.ref, false);
+    if (vocabulary_differs(tok.get(), f.ref)) throw_invalid(f.ref, ": the reference's vocabulary differs from the base model's");
     ref = Model::load(f.ref, LoadOptions{parse_dtype(f.model.dtype)});
   }
   std::vector<PadRequest> requests;
@@ -217,6 +221,7 @@ void run_generate(const GenerateFlags& f) {
     if (!s.ids.empty()) {
       r.prompts.base = s.ids;
       if (strategy == Strategy::kPad || strategy == Strategy::kBestOfN) {
+        if (rm.bridge) throw_invalid("--allow-vocab-mismatch needs a text prompt (it re-tokenizes text), not --ids");
         if (s.prompt.preference.principles.empty()) throw_invalid("--strategy ", strategy_name(strategy), " needs a preference");
         r.prompts.principles = {s.ids};
         r.prompts.weights = {1.0};
@@ -224,6 +229,7 @@ void run_generate(const GenerateFlags& f) {
     } else {
       if (!tok) throw_invalid(f.model.model, ": no tokenizer; give the prompt as --ids");
       r.prompts = build_prompts(*tok, s.prompt, strategy);
+      if (rm.bridge) r.prompts.persrm_principles = build_prompts(*rm.bridge->persrm, s.prompt, strategy).principles;
     }
     if (!f.ignore_eos) r.stop_ids = stop_ids(base->config(), tok.get());
     requests.push_back(std::move(r));

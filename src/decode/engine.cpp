@@ -6,6 +6,7 @@
 #include <chrono>
 #include <nlohmann/json.hpp>
 
+#include "pad/tokenizer/tokenizer.h"
 #include "pad/util/error.h"
 
 namespace pad {
@@ -24,6 +25,9 @@ struct EngineRow {
   int adapter = -1;
   bool want_head = false;    // the PersRM value head is applied to this row's hidden state
   std::vector<int> pending;  // tokens to feed at the next step
+  bool bridged = false;      // a PersRM row in its own vocabulary (VocabBridge)
+  std::vector<int> prompt;   // bridged: the row's prompt in PersRM tokens
+  std::vector<int> fed;      // bridged: the tokens in the row's cache
   int out = -1;              // this step: index into the model's forward output
   bool full = false;         // this step: full-vocabulary logits needed
   bool full_head = false;    // this step: full-vocabulary value-head logits needed
@@ -49,6 +53,16 @@ const char* strategy_name(Strategy s) {
     case Strategy::kBestOfN: return "best-of-n";
   }
   return "?";
+}
+
+int VocabBridge::map(int base_id) {
+  if (cache_.empty()) cache_.assign(base->n_vocab(), -2);
+  int& slot = cache_.at(base_id);
+  if (slot == -2) {
+    std::vector<int> ids = persrm->encode(base->token_text(base_id), EncodeOptions{false, false});
+    slot = ids.empty() ? -1 : ids[0];  // -1: the text has no PersRM token (scored as the least likely)
+  }
+  return slot;
 }
 
 void EngineOptions::validate() const {
@@ -90,8 +104,12 @@ PadEngine::PadEngine(std::shared_ptr<Model> base, PersRm persrm, std::shared_ptr
   const bool guided = options_.strategy == Strategy::kPad || options_.strategy == Strategy::kBestOfN;
   if (guided && persrm_.form == PersRm::Form::kNone)
     throw_invalid("--strategy ", strategy_name(options_.strategy), " needs a PersRM (--persrm, --persrm-lora or --persrm-head)");
+  if (persrm_.bridge && (persrm_.form != PersRm::Form::kFull || !persrm_.bridge->base || !persrm_.bridge->persrm))
+    throw_invalid("a vocabulary bridge needs a full PersRM and both tokenizers");
+  if (persrm_.bridge && options_.strategy == Strategy::kBestOfN)
+    throw_invalid("best-of-n with a PersRM of another vocabulary is not supported (--allow-vocab-mismatch works with PAD)");
   for (const auto& m : models_)
-    if (m->config().n_vocab != base->config().n_vocab)
+    if (m->config().n_vocab != base->config().n_vocab && !(persrm_.bridge && m == persrm_.model))
       throw_invalid(m->name(), ": vocabulary size ", m->config().n_vocab, " differs from the base model's ",
                     base->config().n_vocab);
 }
@@ -120,7 +138,16 @@ void PadEngine::admit(Active& a, const PadRequest& req) {
       bool via_head = false;
       switch (persrm_.form) {
         case PersRm::Form::kFull:
-          row = add_row(persrm_model_, -1, prompt);
+          if (persrm_.bridge) {
+            if (req.pad.rule != PadRule::kTopK) throw_invalid("--allow-vocab-mismatch works with --rule topk only");
+            PAD_CHECK(p.persrm_principles.size() == p.principles.size(), "bridged prompts missing");
+            const std::vector<int>& own = p.persrm_principles[&prompt - p.principles.data()];
+            row = add_row(persrm_model_, -1, own);
+            a.rows[row].bridged = true;
+            a.rows[row].prompt = own;
+          } else {
+            row = add_row(persrm_model_, -1, prompt);
+          }
           via_head = persrm_.head != nullptr;
           break;
         case PersRm::Form::kLora:
@@ -178,6 +205,9 @@ void PadEngine::step(std::vector<Active*>& active, const TokenCallback& on_token
   for (size_t m = 0; m < n_models; ++m) {
     if (rows[m].empty()) continue;
     out[m] = models_[m]->forward(rows[m], /*want_logits=*/false);
+    for (Active* a : active)
+      for (EngineRow& r : a->rows)
+        if (r.bridged && r.model == static_cast<int>(m)) r.fed.insert(r.fed.end(), r.pending.begin(), r.pending.end());
     std::vector<int64_t> pick, pick_head;
     for (Active* a : active)
       for (EngineRow& r : a->rows) {
@@ -218,7 +248,20 @@ void PadEngine::step(std::vector<Active*>& active, const TokenCallback& on_token
           in.ref.push_back(full[r.model][r.full_out].data_ptr<float>());
           continue;
         }
-        candidate_logits(*models_[p.model], out[p.model].hidden[p.out], head, cand, a->sparse[2 * j]);
+        if (p.bridged) {
+          std::vector<int> mapped;
+          for (int c : cand) mapped.push_back(persrm_.bridge->map(c));
+          std::vector<int> valid;
+          for (int id : mapped)
+            if (id >= 0) valid.push_back(id);
+          std::vector<float> own(models_[p.model]->config().n_vocab, 0.0f);
+          if (!valid.empty()) candidate_logits(*models_[p.model], out[p.model].hidden[p.out], head, valid, own);
+          float lowest = 0;
+          for (int id : valid) lowest = std::min(lowest, own[id]);
+          for (size_t i = 0; i < cand.size(); ++i) a->sparse[2 * j][cand[i]] = mapped[i] >= 0 ? own[mapped[i]] : lowest - 30.0f;
+        } else {
+          candidate_logits(*models_[p.model], out[p.model].hidden[p.out], head, cand, a->sparse[2 * j]);
+        }
         in.persrm.push_back(a->sparse[2 * j].data());
         if (r.full) {
           in.ref.push_back(full[r.model][r.full_out].data_ptr<float>());
@@ -275,6 +318,25 @@ void PadEngine::finish_token(Active& a, int token, const TokenCallback& on_token
     a.done = true;
   }
   for (EngineRow& r : a.rows) r.pending = {token};
+  if (persrm_.bridge && !a.done) retokenize_bridged(a);
+}
+
+// A bridged row's next input: its prompt plus the generated text in PersRM tokens. Re-tokenizing can
+// change the last few tokens, so the cache is cut back to the common prefix and the rest fed again.
+void PadEngine::retokenize_bridged(Active& a) {
+  const std::string text = persrm_.bridge->base->decode(a.result.tokens);
+  for (EngineRow& r : a.rows) {
+    if (!r.bridged) continue;
+    std::vector<int> target = r.prompt;
+    std::vector<int> gen = persrm_.bridge->persrm->encode(text, EncodeOptions{false, false});
+    target.insert(target.end(), gen.begin(), gen.end());
+    size_t keep = 0;
+    while (keep < r.fed.size() && keep < target.size() && r.fed[keep] == target[keep]) ++keep;
+    if (keep == target.size()) --keep;  // nothing new: feed the last token again for its logits
+    models_[r.model]->truncate_slot(r.slot, static_cast<int64_t>(keep));
+    r.fed.resize(keep);
+    r.pending.assign(target.begin() + static_cast<int64_t>(keep), target.end());
+  }
 }
 
 std::vector<PadResult> PadEngine::run(const std::vector<PadRequest>& requests, const TokenCallback& on_token) {

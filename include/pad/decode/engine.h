@@ -18,6 +18,20 @@ enum class Strategy { kBase, kPrompt, kPad, kBestOfN };
 Strategy parse_strategy(const std::string& name);  // base | prompt | pad | best-of-n
 const char* strategy_name(Strategy s);
 
+class Tokenizer;
+
+// A full PersRM with a vocabulary of its own (--allow-vocab-mismatch), bridged the way the authors do
+// for other base models: its rows are re-tokenized from the text generated so far at every step, and
+// each base candidate is scored by the first PersRM token of the candidate's text. rule=topk only.
+struct VocabBridge {
+  std::shared_ptr<const Tokenizer> base;
+  std::shared_ptr<const Tokenizer> persrm;
+  int map(int base_id);  // first PersRM token of the base token's text (cached)
+
+ private:
+  std::vector<int> cache_;
+};
+
 // The personalized reward model in one of its forms (DESIGN §1).
 struct PersRm {
   enum class Form { kNone, kFull, kLora, kHead };
@@ -25,6 +39,7 @@ struct PersRm {
   std::shared_ptr<Model> model;      // kFull: a separate model (may carry `head` too)
   int adapter = -1;                  // kLora: adapter id registered on the base model
   std::shared_ptr<ValueHead> head;   // kHead: on the base backbone; kFull: the model's value_head.safetensors
+  std::shared_ptr<VocabBridge> bridge;  // kFull with a different vocabulary, else null
 };
 
 // Token ids of one request's prompts, already templated.
@@ -32,6 +47,7 @@ struct RequestPrompts {
   std::vector<int> base;                     // what the base model sees
   std::vector<std::vector<int>> principles;  // one PersRM row per principle (PAD, best-of-n)
   std::vector<double> weights;               // w_p, one per principle
+  std::vector<std::vector<int>> persrm_principles;  // with a VocabBridge: the principles in the PersRM's tokens
 };
 
 struct PadRequest {
@@ -78,6 +94,7 @@ class PadEngine {
   void step(std::vector<Active*>& active, const TokenCallback& on_token);
   void release(Active& a);
   void finish_token(Active& a, int token, const TokenCallback& on_token);
+  void retokenize_bridged(Active& a);
   void write_trace(const Active& a, int token) const;
   void candidate_logits(const Model& m, const at::Tensor& hidden, bool head, const std::vector<int>& ids,
                         std::vector<float>& dst) const;
