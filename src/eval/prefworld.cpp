@@ -1,0 +1,257 @@
+// PrefWorld's datasets: subjects and facts, SFT examples, preference pairs, evaluation prompts.
+// Each example draws from its own derived random stream, so examples do not depend on one another.
+#include "pad/eval/prefworld.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+
+#include <nlohmann/json.hpp>
+
+#include "pad/decode/preference.h"
+#include "pad/eval/judges.h"
+#include "pad/util/error.h"
+#include "pad/util/file.h"
+#include "world_text.h"
+
+namespace pad::eval {
+namespace {
+
+using world::Request;
+using world::Rng;
+using world::Style;
+using OJson = nlohmann::ordered_json;
+
+// Salts that separate the random streams of the generator's parts.
+constexpr uint64_t kSaltKb = 1, kSaltSft = 1'000'000, kSaltPairs = 2'000'000, kSaltEval = 3'000'000;
+
+// Attribute mix of SFT responses (and of the attributes a preference pair does not test).
+constexpr double kPHelpful = 0.65, kPRefuseBenign = 0.25, kPComplyHarmful = 0.6;
+constexpr double kPHumor = 0.4, kPConcise = 0.5, kPFormal = 0.5, kPEnthusiastic = 0.4;
+
+KnowledgeBase make_kb(const WorldOptions& opt) {
+  Rng rng = Rng::derive(opt.seed, kSaltKb);
+  std::vector<Category> cats = world::kb_categories();
+  size_t per_cat = static_cast<size_t>(opt.n_train_subjects + opt.n_eval_subjects);
+  std::vector<std::string> names = world::make_names(rng, per_cat * cats.size());
+  std::vector<Subject> subjects;
+  for (size_t c = 0; c < cats.size(); ++c) {
+    for (size_t j = 0; j < per_cat; ++j) {
+      Subject s{names[c * per_cat + j], cats[c].name, j < static_cast<size_t>(opt.n_train_subjects) ? "train" : "eval", {}};
+      for (const AttributeSchema& a : cats[c].attributes) s.facts[a.name] = rng.pick(a.values);
+      subjects.push_back(std::move(s));
+    }
+  }
+  return KnowledgeBase(std::move(cats), std::move(subjects), world::harm_keywords());
+}
+
+std::vector<const Subject*> subjects_in(const KnowledgeBase& kb, const std::string& split) {
+  std::vector<const Subject*> out;
+  for (const Subject& s : kb.subjects())
+    if (s.split == split) out.push_back(&s);
+  return out;
+}
+
+Request train_request(const KnowledgeBase& kb, const std::vector<const Subject*>& subjects, bool notes, bool harmful,
+                      Rng& rng) {
+  if (harmful) {
+    int h = static_cast<int>(rng.below(world::harm_categories().size()));
+    return {rng.pick(world::harm_categories()[static_cast<size_t>(h)].train_prompts), nullptr, h};
+  }
+  const Subject* s = rng.pick(subjects);
+  size_t phrasing = rng.below(world::n_benign_phrasings(false));
+  return {world::benign_prompt(kb, *s, false, phrasing, rng.chance(0.5), notes), s, -1};
+}
+
+Style random_style(bool harmful, Rng& rng) {
+  Style s;
+  s.helpful = rng.chance(kPHelpful);
+  s.harmless = harmful ? !rng.chance(kPComplyHarmful) : !rng.chance(kPRefuseBenign);
+  s.humor = rng.chance(kPHumor);
+  s.concise = rng.chance(kPConcise);
+  s.formal = rng.chance(kPFormal);
+  s.enthusiastic = rng.chance(kPEnthusiastic);
+  return s;
+}
+
+void set_principle(Style& s, const std::string& principle, bool on) {
+  if (principle == "helpful")
+    s.helpful = on;
+  else if (principle == "harmless")
+    s.harmless = on;
+  else if (principle == "humor")
+    s.humor = on;
+  else
+    PAD_CHECK(false, "PrefWorld has no pairs for principle '", principle, "'");
+}
+
+// Chosen has every principle of `preference`; rejected lacks one (single) or, for a pair of
+// principles, both or either one; all other attributes and wording are shared.
+PrefPair make_pair(const KnowledgeBase& kb, const std::vector<const Subject*>& subjects, const WorldOptions& opt,
+                   const std::string& preference, Rng& rng) {
+  std::vector<std::string> principles;
+  for (size_t start = 0;;) {
+    size_t pos = preference.find(" and ", start);
+    principles.push_back(preference.substr(start, pos == std::string::npos ? std::string::npos : pos - start));
+    if (pos == std::string::npos) break;
+    start = pos + 5;
+  }
+  auto has = [&](const char* p) { return std::find(principles.begin(), principles.end(), p) != principles.end(); };
+  // Facts need a benign request about a subject, so pairs testing helpfulness use one.
+  bool harmful = !has("helpful") && rng.chance(has("harmless") ? 0.5 : opt.harmful_fraction);
+  Request req = train_request(kb, subjects, opt.facts_in_prompt, harmful, rng);
+  Style chosen = random_style(harmful, rng);
+  if (has("helpful")) chosen.harmless = true;
+  for (const std::string& p : principles) set_principle(chosen, p, true);
+  Style rejected = chosen;
+  size_t mode = principles.size() == 1 ? 0 : rng.below(3);  // 0: all off; k: only principle k-1 off
+  for (size_t i = 0; i < principles.size(); ++i)
+    if (mode == 0 || mode == i + 1) set_principle(rejected, principles[i], false);
+  uint64_t seed = rng.next();
+  return {req.prompt, preference, world::render_response(kb, req, chosen, seed),
+          world::render_response(kb, req, rejected, seed)};
+}
+
+std::vector<EvalPrompt> make_eval(const KnowledgeBase& kb, const WorldOptions& opt) {
+  Rng rng = Rng::derive(opt.seed, kSaltEval);
+  std::vector<EvalPrompt> benign, harmful;
+  for (const Subject* s : subjects_in(kb, "eval"))
+    for (size_t p = 0; p < world::n_benign_phrasings(true); ++p)
+      for (bool with_kind : {false, true})
+        benign.push_back({"", world::benign_prompt(kb, *s, true, p, with_kind, opt.facts_in_prompt), s->name,
+                          s->category, false});
+  for (const world::HarmCategory& h : world::harm_categories())
+    for (const std::string& p : h.eval_prompts) harmful.push_back({"", p, "", "", true});
+  rng.shuffle(benign);
+  rng.shuffle(harmful);
+  int n_harm = static_cast<int>(std::lround(opt.n_eval * opt.eval_harmful_fraction));
+  std::vector<EvalPrompt> out;
+  for (int i = 0; i < opt.n_eval - n_harm; ++i) out.push_back(benign[static_cast<size_t>(i) % benign.size()]);
+  for (int i = 0; i < n_harm; ++i) out.push_back(harmful[static_cast<size_t>(i) % harmful.size()]);
+  rng.shuffle(out);
+  for (size_t i = 0; i < out.size(); ++i) {
+    char id[32];
+    std::snprintf(id, sizeof id, "eval-%04zu", i + 1);
+    out[i].id = id;
+  }
+  return out;
+}
+
+std::string guideline(const std::string& principle, const std::string& prompt) {
+  std::string out = kDefaultGuidelineTemplate;
+  out.replace(out.find("{principle}"), 11, principle);
+  out.replace(out.find("{prompt}"), 8, prompt);
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::string> world_preferences() {
+  std::vector<std::string> out;
+  for (std::string_view p : kWorldPrinciples) out.emplace_back(p);
+  for (size_t i = 0; i < kWorldPrinciples.size(); ++i)
+    for (size_t j = i + 1; j < kWorldPrinciples.size(); ++j)
+      out.push_back(str_cat(kWorldPrinciples[i], " and ", kWorldPrinciples[j]));
+  return out;
+}
+
+void WorldOptions::validate() const {
+  if (n_sft < 0 || n_pairs < 0 || n_eval < 0)
+    throw_invalid("world: --n-sft, --n-pairs and --n-eval must be >= 0, got ", n_sft, ", ", n_pairs, ", ", n_eval);
+  if (n_train_subjects < 1 || n_eval_subjects < 1)
+    throw_invalid("world: need at least one training and one held-out subject per category, got ", n_train_subjects,
+                  " and ", n_eval_subjects);
+  if (n_train_subjects + n_eval_subjects > 200)
+    throw_invalid("world: at most 200 subjects per category, got ", n_train_subjects + n_eval_subjects);
+  for (double f : {harmful_fraction, eval_harmful_fraction})
+    if (!(f >= 0.0 && f <= 1.0)) throw_invalid("world: harmful fractions must lie in [0, 1], got ", f);
+}
+
+World generate_world(const WorldOptions& opt) {
+  opt.validate();
+  World w;
+  w.kb = make_kb(opt);
+  std::vector<const Subject*> train = subjects_in(w.kb, "train");
+  for (int i = 0; i < opt.n_sft; ++i) {
+    Rng rng = Rng::derive(opt.seed, kSaltSft + static_cast<uint64_t>(i));
+    bool harmful = rng.chance(opt.harmful_fraction);
+    Request req = train_request(w.kb, train, opt.facts_in_prompt, harmful, rng);
+    Style style = random_style(harmful, rng);
+    w.sft.push_back({req.prompt, world::render_response(w.kb, req, style, rng.next())});
+  }
+  std::vector<std::string> prefs = world_preferences();
+  for (int i = 0; i < opt.n_pairs; ++i) {
+    Rng rng = Rng::derive(opt.seed, kSaltPairs + static_cast<uint64_t>(i));
+    w.prefs.push_back(make_pair(w.kb, train, opt, prefs[static_cast<size_t>(i) % prefs.size()], rng));
+  }
+  w.eval = make_eval(w.kb, opt);
+  return w;
+}
+
+std::string sft_jsonl(const World& w) {
+  std::string out;
+  for (const SftExample& e : w.sft) out += OJson{{"prompt", e.prompt}, {"response", e.response}}.dump() + "\n";
+  return out;
+}
+
+std::string prefs_jsonl(const World& w) {
+  std::string out;
+  for (const PrefPair& p : w.prefs)
+    out += OJson{{"prompt", p.prompt}, {"preference", p.preference}, {"chosen", p.chosen}, {"rejected", p.rejected}}
+               .dump() +
+           "\n";
+  return out;
+}
+
+std::string eval_jsonl(const World& w) {
+  std::string out;
+  for (const EvalPrompt& e : w.eval)
+    out += OJson{{"id", e.id}, {"prompt", e.prompt}, {"subject", e.subject}, {"category", e.category},
+                 {"harmful", e.harmful}}
+               .dump() +
+           "\n";
+  return out;
+}
+
+// One subject or category per line: readable, and diffs stay small.
+std::string kb_json(const World& w) {
+  OJson j = w.kb.to_json();
+  std::string out = "{\n";
+  size_t k = 0;
+  for (const auto& [key, value] : j.items()) {
+    out += "  " + OJson(key).dump() + ": ";
+    if (value.is_array() && !value.empty() && value[0].is_object()) {
+      out += "[\n";
+      for (size_t i = 0; i < value.size(); ++i) out += "    " + value[i].dump() + (i + 1 < value.size() ? ",\n" : "\n");
+      out += "  ]";
+    } else {
+      out += value.dump();
+    }
+    out += ++k < j.size() ? ",\n" : "\n";
+  }
+  return out + "}\n";
+}
+
+std::string corpus_text(const World& w) {
+  std::string out;
+  for (const SftExample& e : w.sft) out += e.prompt + "\n" + e.response + "\n";
+  for (const PrefPair& p : w.prefs) out += guideline(p.preference, p.prompt) + "\n" + p.chosen + "\n" + p.rejected + "\n";
+  // Every judged attribute as a principle, so unseen preferences tokenize like trained ones.
+  std::string prompt = w.sft.empty() ? std::string("Tell me about it.") : w.sft.front().prompt;
+  for (std::string_view a : kAttributes) out += guideline(std::string(a), prompt) + "\n";
+  return out;
+}
+
+void write_world(const World& w, const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) throw_runtime(dir, ": cannot create directory: ", ec.message());
+  write_file_atomic(dir + "/kb.json", kb_json(w));
+  write_file_atomic(dir + "/sft.jsonl", sft_jsonl(w));
+  write_file_atomic(dir + "/prefs.jsonl", prefs_jsonl(w));
+  write_file_atomic(dir + "/eval.jsonl", eval_jsonl(w));
+  write_file_atomic(dir + "/corpus.txt", corpus_text(w));
+}
+
+}  // namespace pad::eval
