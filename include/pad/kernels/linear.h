@@ -5,6 +5,7 @@
 #include <cstddef>
 
 #include <ATen/ATen.h>
+#include <ATen/core/grad_mode.h>  // at::GradMode, at::NoGradGuard (not pulled in by ATen.h in libtorch 2.x)
 
 namespace pad::kernels {
 

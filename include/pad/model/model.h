@@ -3,6 +3,7 @@
 #pragma once
 
 #include <ATen/ATen.h>
+#include <ATen/core/grad_mode.h>  // at::NoGradGuard for callers (ATen.h alone lacks it in libtorch 2.x)
 
 #include <memory>
 #include <string>
