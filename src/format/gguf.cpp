@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "pad/util/error.h"
+#include "pad/util/file.h"
 
 namespace pad {
 namespace {
@@ -245,6 +246,89 @@ std::optional<double> GgufFile::get_float_opt(const std::string& key) const {
 std::optional<bool> GgufFile::get_bool_opt(const std::string& key) const {
   if (!has(key)) return std::nullopt;
   return get_bool(key);
+}
+
+namespace {
+
+class Writer {
+ public:
+  template <typename T>
+  void put(T v) {
+    out_.append(reinterpret_cast<const char*>(&v), sizeof(T));
+  }
+  void put_string(const std::string& s) {
+    put<uint64_t>(s.size());
+    out_ += s;
+  }
+  void put_element(GgufType t, const GgufValue& v, size_t i) {
+    switch (t) {
+      case GgufType::kUint8: put<uint8_t>(static_cast<uint8_t>(v.ints[i])); break;
+      case GgufType::kInt8: put<int8_t>(static_cast<int8_t>(v.ints[i])); break;
+      case GgufType::kUint16: put<uint16_t>(static_cast<uint16_t>(v.ints[i])); break;
+      case GgufType::kInt16: put<int16_t>(static_cast<int16_t>(v.ints[i])); break;
+      case GgufType::kUint32: put<uint32_t>(static_cast<uint32_t>(v.ints[i])); break;
+      case GgufType::kInt32: put<int32_t>(static_cast<int32_t>(v.ints[i])); break;
+      case GgufType::kUint64: put<uint64_t>(static_cast<uint64_t>(v.ints[i])); break;
+      case GgufType::kInt64: put<int64_t>(v.ints[i]); break;
+      case GgufType::kBool: put<uint8_t>(v.ints[i] != 0); break;
+      case GgufType::kFloat32: put<float>(static_cast<float>(v.floats[i])); break;
+      case GgufType::kFloat64: put<double>(v.floats[i]); break;
+      case GgufType::kString: put_string(v.strings[i]); break;
+      default: PAD_CHECK(false, "unwritable GGUF type ", static_cast<uint32_t>(t));
+    }
+  }
+  void align(size_t a) { out_.append((a - out_.size() % a) % a, '\0'); }
+  std::string& str() { return out_; }
+
+ private:
+  std::string out_;
+};
+
+size_t element_count(const GgufValue& v) {
+  switch (v.type) {
+    case GgufType::kString: return v.strings.size();
+    case GgufType::kFloat32:
+    case GgufType::kFloat64: return v.floats.size();
+    default: return v.ints.size();
+  }
+}
+
+}  // namespace
+
+void write_gguf(const std::string& path, const std::map<std::string, GgufValue>& metadata,
+                const std::vector<GgufTensorBytes>& tensors) {
+  constexpr size_t kAlign = 32;
+  Writer w;
+  w.put<uint32_t>(kMagic);
+  w.put<uint32_t>(3);
+  w.put<uint64_t>(tensors.size());
+  w.put<uint64_t>(metadata.size());
+  for (const auto& [key, v] : metadata) {
+    w.put_string(key);
+    if (v.is_array) {
+      w.put<uint32_t>(static_cast<uint32_t>(GgufType::kArray));
+      w.put<uint32_t>(static_cast<uint32_t>(v.type));
+      w.put<uint64_t>(element_count(v));
+    } else {
+      w.put<uint32_t>(static_cast<uint32_t>(v.type));
+    }
+    for (size_t i = 0; i < element_count(v); ++i) w.put_element(v.type, v, i);
+  }
+  uint64_t offset = 0;
+  for (const GgufTensorBytes& t : tensors) {
+    w.put_string(t.name);
+    w.put<uint32_t>(static_cast<uint32_t>(t.shape.size()));
+    for (auto it = t.shape.rbegin(); it != t.shape.rend(); ++it) w.put<uint64_t>(static_cast<uint64_t>(*it));
+    w.put<uint32_t>(t.type);
+    w.put<uint64_t>(offset);
+    offset += (t.bytes.size() + kAlign - 1) / kAlign * kAlign;
+  }
+  w.align(kAlign);
+  for (const GgufTensorBytes& t : tensors) {
+    w.str() += t.bytes;
+    w.align(kAlign);
+  }
+  write_file_atomic(path, w.str());
 }
 
 const GgufTensor* GgufFile::find_tensor(const std::string& name) const {

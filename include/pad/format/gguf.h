@@ -80,6 +80,18 @@ class GgufFile {
   std::map<std::string, size_t> tensor_index_;
 };
 
+// A tensor to write: raw bytes already in `type`'s layout; shape row-major (outermost first).
+struct GgufTensorBytes {
+  std::string name;
+  std::vector<int64_t> shape;
+  uint32_t type = 0;
+  std::string bytes;
+};
+
+// Writes a GGUF v3 file atomically: the metadata (types preserved) and tensors, data 32-byte aligned.
+void write_gguf(const std::string& path, const std::map<std::string, GgufValue>& metadata,
+                const std::vector<GgufTensorBytes>& tensors);
+
 // Bytes used by `n` elements of a ggml type; throws for types pad does not read.
 size_t ggml_nbytes(uint32_t type, int64_t n, const std::string& context);
 
