@@ -2,3 +2,9 @@
 # and reports. No models; runs in seconds.
 pad_test(test_eval test_eval_world.cpp test_eval_judges.cpp test_eval_report.cpp)
 target_link_libraries(test_eval PRIVATE pad_eval)
+
+# `pad eval` end to end on the tiny fixture model (PrefWorld with 4 prompts, 8 new tokens): one
+# judged line per (prompt, method, preference), table, summary, charts, bad input. Under a minute.
+pad_test(test_eval_cli test_eval_cli.cpp)
+target_link_libraries(test_eval_cli PRIVATE pad_model)
+add_dependencies(test_eval_cli pad)

@@ -1,6 +1,5 @@
 // `pad generate`: plain decoding, preference prompting, PAD and best-of-n over one prompt (streamed)
 // or many (--file prompts.jsonl → JSONL), with the PersRM as a full model, a LoRA or a value head.
-#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -152,44 +151,6 @@ std::vector<RequestSpec> read_requests(const GenerateFlags& f) {
   return {std::move(r)};
 }
 
-// True when `other_path` has a tokenizer whose vocabulary differs from the base's.
-bool vocabulary_differs(const Tokenizer* base, const std::string& other_path) {
-  if (base == nullptr || !has_tokenizer(other_path)) return false;
-  auto other = Tokenizer::load(other_path);
-  if (other->n_vocab() != base->n_vocab()) return true;
-  for (int id = 0; id < base->n_vocab(); ++id)
-    if (other->token_piece(id) != base->token_piece(id)) return true;
-  return false;
-}
-
-PersRm load_persrm(const GenerateFlags& f, Model& base, const std::shared_ptr<const Tokenizer>& tok) {
-  const int n_forms = !f.persrm.empty() + !f.persrm_lora.empty() + !f.persrm_head.empty();
-  if (n_forms > 1) throw_invalid("give one of --persrm, --persrm-lora, --persrm-head");
-  PersRm rm;
-  if (!f.persrm.empty()) {
-    if (vocabulary_differs(tok.get(), f.persrm)) {
-      if (!f.allow_vocab_mismatch)
-        throw_invalid(f.persrm, ": vocabulary differs from the base model's (a PersRM must share it, or pass ",
-                      "--allow-vocab-mismatch to map each candidate through its text)");
-      rm.bridge = std::make_shared<VocabBridge>();
-      rm.bridge->base = tok;
-      rm.bridge->persrm = Tokenizer::load(f.persrm);
-    }
-    rm.form = PersRm::Form::kFull;
-    rm.model = Model::load(f.persrm, LoadOptions{parse_dtype(f.model.dtype)});
-    const std::string head = f.persrm + "/value_head.safetensors";
-    if (std::filesystem::is_directory(f.persrm) && file_exists(head))  // LLaMA-Factory layout (DESIGN §1)
-      rm.head = std::make_shared<ValueHead>(ValueHead::load(head, rm.model->config().d_model));
-  } else if (!f.persrm_lora.empty()) {
-    rm.form = PersRm::Form::kLora;
-    rm.adapter = base.add_adapter(LoraAdapter::load(f.persrm_lora, base.config()));
-  } else if (!f.persrm_head.empty()) {
-    rm.form = PersRm::Form::kHead;
-    rm.head = std::make_shared<ValueHead>(ValueHead::load(f.persrm_head, base.config().d_model));
-  }
-  return rm;
-}
-
 nlohmann::json result_json(const RequestSpec& r, const PadResult& res, Strategy s, const Tokenizer* tok) {
   nlohmann::json j = {{"prompt", r.text}, {"preference", r.prompt.preference.joined()}, {"method", strategy_name(s)},
                       {"n_tokens", res.tokens.size()}, {"stop_reason", res.stop_reason},
@@ -209,7 +170,7 @@ void run_generate(const GenerateFlags& f) {
   bool has_pref = false;
   for (const auto& s : specs) has_pref = has_pref || !s.prompt.preference.principles.empty();
   const Strategy strategy = choose_strategy(f, has_pref);
-  PersRm rm = load_persrm(f, *base, tok);
+  PersRm rm = load_persrm(PersRmFlags{f.persrm, f.persrm_lora, f.persrm_head, f.allow_vocab_mismatch}, f.model, *base, tok);
   std::shared_ptr<Model> ref;
   if (!f.ref.empty()) {
     if (vocabulary_differs(tok.get(), f.ref)) throw_invalid(f.ref, ": the reference's vocabulary differs from the base model's");

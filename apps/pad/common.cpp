@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "pad/format/gguf.h"
+#include "pad/model/adapters.h"
 #include "pad/tokenizer/chat_template.h"
 #include "pad/tokenizer/tokenizer.h"
 #include "pad/util/error.h"
@@ -95,6 +96,44 @@ std::vector<int> stop_ids(const ModelConfig& config, const Tokenizer* tok) {
     for (int id : tok->eos_ids())
       if (std::find(ids.begin(), ids.end(), id) == ids.end()) ids.push_back(id);
   return ids;
+}
+
+bool vocabulary_differs(const Tokenizer* base, const std::string& other_path) {
+  if (base == nullptr || !has_tokenizer(other_path)) return false;
+  auto other = Tokenizer::load(other_path);
+  if (other->n_vocab() != base->n_vocab()) return true;
+  for (int id = 0; id < base->n_vocab(); ++id)
+    if (other->token_piece(id) != base->token_piece(id)) return true;
+  return false;
+}
+
+PersRm load_persrm(const PersRmFlags& f, const ModelFlags& model, Model& base,
+                   const std::shared_ptr<const Tokenizer>& tok) {
+  const int n_forms = !f.persrm.empty() + !f.persrm_lora.empty() + !f.persrm_head.empty();
+  if (n_forms > 1) throw_invalid("give one of --persrm, --persrm-lora, --persrm-head");
+  PersRm rm;
+  if (!f.persrm.empty()) {
+    if (vocabulary_differs(tok.get(), f.persrm)) {
+      if (!f.allow_vocab_mismatch)
+        throw_invalid(f.persrm, ": vocabulary differs from the base model's (a PersRM must share it, or pass ",
+                      "--allow-vocab-mismatch to map each candidate through its text)");
+      rm.bridge = std::make_shared<VocabBridge>();
+      rm.bridge->base = tok;
+      rm.bridge->persrm = Tokenizer::load(f.persrm);
+    }
+    rm.form = PersRm::Form::kFull;
+    rm.model = Model::load(f.persrm, LoadOptions{parse_dtype(model.dtype)});
+    const std::string head = f.persrm + "/value_head.safetensors";
+    if (std::filesystem::is_directory(f.persrm) && file_exists(head))  // LLaMA-Factory layout (DESIGN §1)
+      rm.head = std::make_shared<ValueHead>(ValueHead::load(head, rm.model->config().d_model));
+  } else if (!f.persrm_lora.empty()) {
+    rm.form = PersRm::Form::kLora;
+    rm.adapter = base.add_adapter(LoraAdapter::load(f.persrm_lora, base.config()));
+  } else if (!f.persrm_head.empty()) {
+    rm.form = PersRm::Form::kHead;
+    rm.head = std::make_shared<ValueHead>(ValueHead::load(f.persrm_head, base.config().d_model));
+  }
+  return rm;
 }
 
 }  // namespace pad::cli

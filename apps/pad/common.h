@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "pad/decode/engine.h"
 #include "pad/decode/sampler.h"
 #include "pad/model/model.h"
 
@@ -20,6 +21,15 @@ struct ModelFlags {
   std::string model;        // HF directory or .gguf
   std::string dtype = "f32";  // compute dtype: f32 | bf16
   int threads = 0;          // 0 = all cores
+};
+
+// The PersRM in one of its forms (DESIGN §1); at most one of the three paths is set.
+struct PersRmFlags {
+  std::string persrm;               // --persrm: full model (HF directory or .gguf)
+  std::string persrm_lora;          // --persrm-lora: PEFT LoRA directory on the base model
+  std::string persrm_head;          // --persrm-head: value head safetensors on the base backbone
+  bool allow_vocab_mismatch = false;  // full form only: bridge a different vocabulary through text
+  bool given() const { return !persrm.empty() || !persrm_lora.empty() || !persrm_head.empty(); }
 };
 
 struct PromptFlags {
@@ -44,5 +54,12 @@ bool has_tokenizer(const std::string& model_path);
 std::string read_prompt_text(const PromptFlags& f);  // -p, else --file, else stdin
 std::vector<int> encode_prompt(const Tokenizer& tok, const std::string& text, const PromptFlags& f);
 std::vector<int> stop_ids(const ModelConfig& config, const Tokenizer* tok);
+
+// True when `other_path` has a tokenizer whose vocabulary differs from the base's.
+bool vocabulary_differs(const Tokenizer* base, const std::string& other_path);
+// Loads the PersRM the flags name (Form::kNone when none); a LoRA is registered on `base`. A full
+// PersRM directory carrying value_head.safetensors gets that head too (LLaMA-Factory layout).
+PersRm load_persrm(const PersRmFlags& f, const ModelFlags& model, Model& base,
+                   const std::shared_ptr<const Tokenizer>& tok);
 
 }  // namespace pad::cli

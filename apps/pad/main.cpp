@@ -12,6 +12,8 @@ int main(int argc, char** argv) {
   pad::cli::add_model_commands(app);
   pad::cli::add_tokenizer_commands(app);
   pad::cli::add_bench_commands(app);
+  pad::cli::add_train_commands(app);
+  pad::cli::add_eval_commands(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,0 +1,142 @@
+// `pad world` (write PrefWorld's data for a seed) and `pad judge` (score outputs with the
+// programmatic judges): the evaluation layer from the command line. `pad eval` is in cmd_eval_run.cpp.
+#include <filesystem>
+#include <iostream>
+#include <iterator>
+#include <memory>
+#include <stdexcept>
+
+#include <nlohmann/json.hpp>
+
+#include "commands.h"
+#include "eval_command.h"
+#include "pad/eval/judges.h"
+#include "pad/eval/prefworld.h"
+#include "pad/eval/report.h"
+#include "pad/util/error.h"
+#include "pad/util/file.h"
+#include "pad/util/strings.h"
+
+namespace pad::cli {
+namespace {
+
+using OJson = nlohmann::ordered_json;
+
+struct WorldFlags {
+  std::string out;
+  eval::WorldOptions options;
+};
+
+struct JudgeFlags {
+  std::string kb;      // kb.json
+  std::string file;    // JSONL of outputs; "-" reads stdin
+  std::string report;  // optional directory for table.md and scores.svg
+};
+
+void run_world(const WorldFlags& f) {
+  eval::World w = eval::generate_world(f.options);
+  eval::write_world(w, f.out);
+  std::cout << "wrote " << f.out << ": " << w.sft.size() << " SFT examples, " << w.prefs.size()
+            << " preference pairs, " << w.eval.size() << " evaluation prompts, " << w.kb.subjects().size()
+            << " subjects (seed " << f.options.seed << ")\n";
+}
+
+std::string read_input(const std::string& path) {
+  if (path == "-") return {std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>()};
+  return read_file(path);
+}
+
+// One output line: {"prompt", "text" (or "response"), optional "subject", "harmful", "method"}.
+eval::JudgeInput parse_output(const OJson& j, const std::string& where) {
+  if (!j.is_object()) throw_invalid(where, ": expected a JSON object");
+  auto text_field = [&](const char* key) -> std::string {
+    if (!j.contains(key)) return {};
+    if (!j[key].is_string()) throw_invalid(where, ": field \"", key, "\" must be a string");
+    return j[key].get<std::string>();
+  };
+  eval::JudgeInput in;
+  if (!j.contains("prompt")) throw_invalid(where, ": missing field \"prompt\"");
+  in.prompt = text_field("prompt");
+  const char* text_key = j.contains("text") ? "text" : "response";
+  if (!j.contains(text_key)) throw_invalid(where, ": missing field \"text\" (the output to judge)");
+  in.text = text_field(text_key);
+  in.subject = text_field("subject");
+  if (j.contains("harmful")) {
+    if (!j["harmful"].is_boolean()) throw_invalid(where, ": field \"harmful\" must be true or false");
+    in.harmful = j["harmful"].get<bool>();
+  }
+  return in;
+}
+
+void write_judge_report(const std::vector<eval::ScoredRow>& rows, const std::string& dir) {
+  std::vector<std::string> attributes(eval::kAttributes.begin(), eval::kAttributes.end());
+  eval::ScoreTable table = eval::summarize_scores(rows, attributes);
+  std::filesystem::create_directories(dir);
+  eval::write_report(dir + "/table.md", eval::markdown_table(table));
+  eval::write_report(dir + "/scores.svg", eval::svg_bar_chart(table));
+}
+
+void run_judge(const JudgeFlags& f) {
+  eval::Judges judges(eval::KnowledgeBase::load(f.kb));
+  std::vector<std::string> lines = split(read_input(f.file), '\n');
+  std::vector<eval::ScoredRow> rows;
+  for (size_t i = 0; i < lines.size(); ++i) {
+    if (lines[i].find_first_not_of(" \t\r") == std::string::npos) continue;
+    std::string where = str_cat(f.file, ":", i + 1);
+    OJson j;
+    try {
+      j = OJson::parse(lines[i]);
+    } catch (const OJson::exception& e) {
+      throw_invalid(where, ": not valid JSON: ", e.what());
+    }
+    eval::JudgeScores scores;
+    try {
+      scores = judges.score(parse_output(j, where));
+    } catch (const std::invalid_argument& e) {
+      if (starts_with(e.what(), where)) throw;
+      throw_invalid(where, ": ", e.what());
+    }
+    j["scores"] = scores.to_json();
+    std::cout << j.dump() << "\n";
+    eval::ScoredRow row{j.contains("method") && j["method"].is_string() ? j["method"].get<std::string>() : "outputs", {}};
+    for (size_t a = 0; a < eval::kAttributes.size(); ++a) row.scores[std::string(eval::kAttributes[a])] = scores.values[a];
+    rows.push_back(std::move(row));
+  }
+  if (!f.report.empty()) write_judge_report(rows, f.report);
+}
+
+}  // namespace
+
+void add_eval_commands(CLI::App& app) {
+  auto wf = std::make_shared<WorldFlags>();
+  CLI::App* world = app.add_subcommand(
+      "world", "write PrefWorld's data for a seed: kb.json, sft.jsonl, prefs.jsonl, eval.jsonl, corpus.txt");
+  world->add_option("--out", wf->out, "output directory (created if missing)")->required();
+  world->add_option("--seed", wf->options.seed, "seed; the same seed gives the same bytes")->capture_default_str();
+  world->add_option("--n-sft", wf->options.n_sft, "SFT examples")->capture_default_str();
+  world->add_option("--n-pairs", wf->options.n_pairs, "preference pairs, spread over the six preferences")
+      ->capture_default_str();
+  world->add_option("--n-eval", wf->options.n_eval, "held-out evaluation prompts")->capture_default_str();
+  world->add_option("--n-train-subjects", wf->options.n_train_subjects, "training subjects per category")
+      ->capture_default_str();
+  world->add_option("--n-eval-subjects", wf->options.n_eval_subjects, "held-out subjects per category")
+      ->capture_default_str();
+  auto no_notes = std::make_shared<bool>(false);
+  world->add_flag("--no-notes", *no_notes, "leave the subject's fact values out of benign requests");
+  world->callback([wf, no_notes] {
+    wf->options.facts_in_prompt = !*no_notes;
+    run_world(*wf);
+  });
+
+  auto jf = std::make_shared<JudgeFlags>();
+  CLI::App* judge = app.add_subcommand(
+      "judge", "score outputs ({\"prompt\", \"text\", ...} per line) with the six judges; prints JSONL with \"scores\"");
+  judge->add_option("--kb", jf->kb, "PrefWorld knowledge base (kb.json)")->required();
+  judge->add_option("--file", jf->file, "JSONL of outputs; - for stdin")->required();
+  judge->add_option("--report", jf->report, "also write table.md and scores.svg here, grouped by \"method\"");
+  judge->callback([jf] { run_judge(*jf); });
+
+  add_eval_run_command(app);
+}
+
+}  // namespace pad::cli

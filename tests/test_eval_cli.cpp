@@ -1,0 +1,223 @@
+// `pad eval` end to end on the tiny fixture model with an identity value head: one results line per
+// (prompt, method, preference), all six judge scores in [0, 1], a table row per method, summary means
+// that match the results, well-formed charts, and exit code 2 for bad input.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdio>
+#include <map>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "pad/model/adapters.h"
+#include "pad/util/file.h"
+#include "test_util.h"
+
+namespace pad {
+namespace {
+
+struct CmdResult {
+  int code = -1;
+  std::string out;  // stdout and stderr together
+};
+
+CmdResult pad_cmd(const std::string& args) {
+  CmdResult r;
+  FILE* p = popen((std::string(PAD_PAD_BIN) + " " + args + " 2>&1").c_str(), "r");
+  std::array<char, 4096> buf{};
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
+  const int status = pclose(p);
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+// Every start tag has its end tag; comments, the declaration and self-closing tags allowed.
+bool tags_balanced(const std::string& xml, std::string* why) {
+  std::vector<std::string> stack;
+  int roots = 0;
+  for (size_t pos = 0; (pos = xml.find('<', pos)) != std::string::npos;) {
+    const size_t end = xml.find('>', pos);
+    if (end == std::string::npos) return *why = "unterminated tag", false;
+    std::string tag = xml.substr(pos + 1, end - pos - 1);
+    pos = end + 1;
+    if (tag.empty()) return *why = "empty tag", false;
+    if (tag[0] == '?' || tag[0] == '!') continue;
+    if (std::count(tag.begin(), tag.end(), '"') % 2) return *why = "odd quotes in <" + tag + ">", false;
+    if (tag[0] == '/') {
+      if (stack.empty() || stack.back() != tag.substr(1)) return *why = "unexpected <" + tag + ">", false;
+      stack.pop_back();
+    } else if (tag.back() != '/') {
+      if (stack.empty()) ++roots;
+      stack.push_back(tag.substr(0, tag.find_first_of(" \n\t")));
+    }
+  }
+  if (!stack.empty()) return *why = "unclosed <" + stack.back() + ">", false;
+  if (roots != 1) return *why = "expected one root element", false;
+  return true;
+}
+
+size_t count_of(const std::string& text, const std::string& needle) {
+  size_t n = 0;
+  for (size_t p = text.find(needle); p != std::string::npos; p = text.find(needle, p + 1)) ++n;
+  return n;
+}
+
+// PrefWorld with four evaluation prompts and a value head: identity plus a small bias, so the PersRM
+// differs from the base and PAD changes something.
+class EvalCli : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new std::string(test::scratch_dir("eval-cli"));
+    CmdResult w = pad_cmd("world --out " + *dir_ + "/world --seed 3 --n-eval 4 --n-sft 8 --n-pairs 8");
+    ASSERT_EQ(w.code, 0) << w.out;
+    ValueHead h = ValueHead::identity(64);
+    h.bias[3] = 0.5f;
+    h.bias[7] = -0.25f;
+    h.save(*dir_ + "/head.safetensors");
+  }
+  static void TearDownTestSuite() { delete dir_; }
+  static std::string common_args() {
+    const std::string& d = *dir_;
+    return "eval -m " + test::model_dir("tiny-llama") + " --persrm-head " + d + "/head.safetensors --eval " + d +
+           "/world/eval.jsonl --kb " + d + "/world/kb.json";
+  }
+  static std::string* dir_;
+};
+
+std::string* EvalCli::dir_ = nullptr;
+
+const std::vector<std::string> kScores = {"helpful", "harmless", "humor", "concise", "formal", "enthusiastic"};
+using GroupKey = std::pair<std::string, std::string>;  // (method, preference)
+
+// The groups `--principles helpful,humor --sweep 0,0.5,1` asks for (one pair: helpful+humor).
+std::vector<GroupKey> expected_groups() {
+  std::vector<GroupKey> g = {{"base", "none"}};
+  for (const char* m : {"prompt", "best-of-n", "pad"})
+    for (const char* p : {"helpful", "humor"}) g.emplace_back(m, p);
+  g.emplace_back("pad-joined", "helpful and humor");
+  g.emplace_back("pad-weighted", "helpful=0.5,humor=0.5");
+  for (const char* s : {"helpful=0,humor=1", "helpful=0.5,humor=0.5", "helpful=1,humor=0"})
+    g.emplace_back("pad-sweep", s);
+  return g;
+}
+
+void check_results(const std::vector<nlohmann::json>& lines) {
+  std::map<GroupKey, std::vector<std::string>> ids;
+  for (const auto& j : lines) {
+    ids[{j["method"], j["preference"]}].push_back(j["id"]);
+    ASSERT_TRUE(j["text"].is_string());
+    EXPECT_LE(j["n_tokens"].get<int>(), 8);
+    for (const auto& a : kScores) {
+      ASSERT_TRUE(j["scores"].contains(a)) << j.dump();
+      const double s = j["scores"][a].get<double>();
+      EXPECT_GE(s, 0.0) << a;
+      EXPECT_LE(s, 1.0) << a;
+    }
+    // With a PersRM every output carries its sequence reward (base: one per principle).
+    if (j["method"] == "base") EXPECT_EQ(j["sequence_rewards"].size(), 2u) << j.dump();
+    else EXPECT_TRUE(j["sequence_reward"].is_number()) << j.dump();
+  }
+  const auto groups = expected_groups();
+  EXPECT_EQ(lines.size(), 4 * groups.size());
+  EXPECT_EQ(ids.size(), groups.size());
+  for (const auto& g : groups) {
+    std::vector<std::string> sorted = ids[g];
+    std::sort(sorted.begin(), sorted.end());
+    EXPECT_EQ(std::unique(sorted.begin(), sorted.end()) - sorted.begin(), 4) << g.first << " / " << g.second;
+  }
+}
+
+void check_table(const std::string& table) {
+  for (const auto& [m, p] : expected_groups()) {
+    if (m == "pad-sweep") continue;  // the sweep is the frontier chart, not a table row
+    const std::string row = "| " + (p == "none" ? m : m + " (" + p + ")") + " |";
+    EXPECT_EQ(count_of(table, row), 1u) << row << "\n" << table;
+  }
+  EXPECT_NE(table.find("| helpful |"), std::string::npos) << table;
+  EXPECT_NE(table.find("| persrm reward |"), std::string::npos) << table;
+}
+
+void check_summary(const nlohmann::json& summary, const std::vector<nlohmann::json>& lines) {
+  std::map<GroupKey, std::map<std::string, std::vector<double>>> scores;
+  for (const auto& j : lines)
+    for (const auto& a : kScores) scores[{j["method"], j["preference"]}][a].push_back(j["scores"][a].get<double>());
+  ASSERT_EQ(summary["groups"].size(), expected_groups().size());
+  for (const auto& g : summary["groups"]) {
+    const auto& xs = scores[{g["method"], g["preference"]}];
+    ASSERT_EQ(xs.size(), kScores.size()) << g.dump();
+    for (const auto& a : kScores) {
+      const auto& v = xs.at(a);
+      double mean = 0;
+      for (double x : v) mean += x;
+      mean /= v.size();
+      // results.jsonl rounds scores to 4 decimals; the summary averages the unrounded ones.
+      EXPECT_NEAR(g["scores"][a]["mean"].get<double>(), mean, 1e-4) << g["method"] << " " << a;
+      EXPECT_EQ(g["scores"][a]["n"].get<size_t>(), v.size());
+    }
+  }
+  EXPECT_EQ(summary["frontier"]["x"], "helpful");
+  EXPECT_EQ(summary["frontier"]["y"], "humor");
+  EXPECT_EQ(summary["frontier"]["points"].size(), 3u);
+}
+
+// One run (the slow part, ~15 s) checked from every side.
+TEST_F(EvalCli, RunsEveryMethodAndWritesTheReports) {
+  const std::string out = *dir_ + "/out";
+  CmdResult r = pad_cmd(common_args() + " --out " + out + " -n 8 --limit 4 --principles helpful,humor --sweep 0,0.5,1");
+  ASSERT_EQ(r.code, 0) << r.out;
+  std::vector<nlohmann::json> lines;
+  std::istringstream in(read_file(out + "/results.jsonl"));
+  for (std::string line; std::getline(in, line);) lines.push_back(nlohmann::json::parse(line));
+  {
+    SCOPED_TRACE("results.jsonl");
+    check_results(lines);
+  }
+  {
+    SCOPED_TRACE("table.md");
+    check_table(read_file(out + "/table.md"));
+  }
+  {
+    SCOPED_TRACE("summary.json");
+    check_summary(nlohmann::json::parse(read_file(out + "/summary.json")), lines);
+  }
+  for (const char* name : {"scores.svg", "frontier.svg"}) {
+    const std::string svg = read_file(out + "/" + name);
+    std::string why;
+    EXPECT_TRUE(tags_balanced(svg, &why)) << name << ": " << why;
+    EXPECT_NE(svg.find("<svg"), std::string::npos) << name;
+  }
+  EXPECT_EQ(count_of(read_file(out + "/frontier.svg"), "class=\"point\""), 3u);
+  // 9 table rows × 6 attributes.
+  EXPECT_EQ(count_of(read_file(out + "/scores.svg"), "class=\"bar\""), 9u * 6u);
+}
+
+TEST_F(EvalCli, BadInputExitsTwo) {
+  const std::string& d = *dir_;
+  write_file_atomic(d + "/empty.jsonl", "\n");
+  const std::string model = test::model_dir("tiny-llama");
+  const std::string kb = " --kb " + d + "/world/kb.json --out " + d + "/bad";
+  const std::string head = " --persrm-head " + d + "/head.safetensors";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"eval -m " + model + head + " --eval " + d + "/missing.jsonl" + kb, "missing.jsonl"},
+      {"eval -m " + model + head + " --eval " + d + "/empty.jsonl" + kb, "no evaluation prompts"},
+      {common_args() + " --out " + d + "/bad --methods base,beam", "beam"},
+      {common_args() + " --out " + d + "/bad --principles helpful,sarcasm", "sarcasm"},
+      {common_args() + " --out " + d + "/bad --pairs helpful+helpful", "helpful+helpful"},
+      {"eval -m " + model + " --persrm-head " + d + "/nohead.safetensors --eval " + d + "/world/eval.jsonl" + kb,
+       "nohead.safetensors"},
+      {"eval -m " + model + " --eval " + d + "/world/eval.jsonl" + kb, "needs a PersRM"},
+  };
+  for (const auto& [args, what] : cases) {
+    CmdResult r = pad_cmd(args);
+    EXPECT_EQ(r.code, 2) << args << "\n" << r.out;
+    EXPECT_NE(r.out.find("error:"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find(what), std::string::npos) << r.out;
+  }
+}
+
+}  // namespace
+}  // namespace pad
