@@ -16,6 +16,7 @@
 #include "pad/train/bpe_trainer.h"
 #include "pad/train/persrm.h"
 #include "pad/train/sft.h"
+#include "pad/train/dist.h"
 #include "test_train_util.h"
 
 namespace pad {
@@ -233,6 +234,7 @@ TEST(Cli, PersRmCommandReportsBadDataAndStrictFails) {
 
 // Two processes on localhost (Gloo all-reduce) equal one process over the same global batch.
 TEST(DataParallel, TwoProcessesEqualOne) {
+  if (!data_parallel_available()) GTEST_SKIP() << "this libtorch has no Gloo headers; data-parallel is not built";
   Fixture& f = fixture();
   const std::string dir = test::scratch_dir("dp");
   const std::string base = std::string(PAD_PAD_BIN) + " train persrm -q --threads 1 -m " + f.model_dir + " --data " +

@@ -4,6 +4,8 @@
 #include <filesystem>
 #include <string>
 
+#include "pad/util/file.h"
+
 namespace pad::test {
 
 inline std::string shared_dir() { return PAD_SHARED_DIR; }
@@ -13,7 +15,7 @@ inline std::string model_dir(const std::string& name) { return shared_dir() + "/
 inline std::string scratch_dir(const std::string& name) {
   namespace fs = std::filesystem;
   fs::path p = fs::temp_directory_path() / ("pad-test-" + std::to_string(::getpid()) + "-" + name);
-  fs::remove_all(p);
+  remove_tree(p.string());
   fs::create_directories(p);
   return p.string();
 }

@@ -12,7 +12,9 @@
 namespace pad {
 namespace {
 
-std::atomic<bool> g_small_batch_kernels{true};
+// pad's kernels exist to beat OpenBLAS's small-batch paths (DESIGN §4). A libtorch built with MKL
+// (the official wheels) was 4× faster than them at batch 1 on a 16-core machine, so there they stay off.
+std::atomic<bool> g_small_batch_kernels{!at::hasMKL()};
 
 // x [T, K] f32 · w [N, K]ᵀ (+ b) → [T, N] f32, through the small-batch kernels (or at::linear when
 // they are switched off, for comparison).

@@ -82,4 +82,12 @@ std::unique_ptr<GradientSync> make_gloo_sync(const DistOptions& o) {
 #endif
 }
 
+bool data_parallel_available() {
+#ifdef PAD_HAVE_GLOO
+  return true;
+#else
+  return false;
+#endif
+}
+
 }  // namespace pad

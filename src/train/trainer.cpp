@@ -50,7 +50,7 @@ void save_checkpoint(const std::string& out_dir, int64_t step, const AdamW& opt,
   const fs::path root = fs::path(out_dir) / kCheckpointDir;
   fs::create_directories(root);
   const fs::path final_dir = root / step_name(step), tmp = root / (step_name(step) + ".tmp");
-  fs::remove_all(tmp);
+  remove_tree(tmp);
   fs::create_directories(tmp);
   std::vector<TensorBytes> tensors;
   auto add = [&](const std::string& name, const at::Tensor& t) {
@@ -64,7 +64,7 @@ void save_checkpoint(const std::string& out_dir, int64_t step, const AdamW& opt,
   Json state = identity;
   state["step"] = step;
   write_file_atomic((tmp / kTrainerFile).string(), state.dump(2) + "\n");
-  fs::remove_all(final_dir);
+  remove_tree(final_dir);
   fs::rename(tmp, final_dir);  // the checkpoint appears complete or not at all
   fsync_dir(root);
   std::vector<fs::path> all;
@@ -73,7 +73,7 @@ void save_checkpoint(const std::string& out_dir, int64_t step, const AdamW& opt,
     if (n.rfind("step-", 0) == 0 && n.find(".tmp") == std::string::npos) all.push_back(e.path());
   }
   std::sort(all.begin(), all.end());
-  for (size_t i = 0; i + static_cast<size_t>(keep) < all.size(); ++i) fs::remove_all(all[i]);
+  for (size_t i = 0; i + static_cast<size_t>(keep) < all.size(); ++i) remove_tree(all[i]);
 }
 
 // Restores params and optimizer state; returns the step the checkpoint was taken after.

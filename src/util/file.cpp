@@ -2,6 +2,7 @@
 #include "pad/util/file.h"
 
 #include <fcntl.h>
+#include <ftw.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -71,6 +72,14 @@ std::string read_file(const std::string& path) {
 
 bool file_exists(const std::string& path) { return std::filesystem::exists(path); }
 bool is_directory(const std::string& path) { return std::filesystem::is_directory(path); }
+
+void remove_tree(const std::string& path) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) return;
+  auto remove_one = [](const char* p, const struct stat*, int, struct FTW*) { return ::remove(p); };
+  if (::nftw(path.c_str(), remove_one, 16, FTW_DEPTH | FTW_PHYS) != 0)
+    throw_runtime(path, ": cannot remove: ", std::strerror(errno));
+}
 
 void write_file_atomic(const std::string& path, std::string_view contents) {
   std::string tmp = path + ".tmp." + std::to_string(::getpid());

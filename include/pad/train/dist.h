@@ -18,6 +18,9 @@ struct DistOptions {
   void validate() const;
 };
 
+// Whether this build has Gloo (its headers are not in every libtorch distribution).
+bool data_parallel_available();
+
 // Connects to the other ranks (blocks until all have joined). Throws std::runtime_error when the
 // rendezvous fails and std::invalid_argument for bad options.
 std::unique_ptr<GradientSync> make_gloo_sync(const DistOptions& options);

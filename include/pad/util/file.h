@@ -33,6 +33,10 @@ std::string read_file(const std::string& path);  // throws std::runtime_error na
 bool file_exists(const std::string& path);
 bool is_directory(const std::string& path);
 
+// Removes a file or a directory tree; no error if it does not exist. POSIX nftw rather than
+// std::filesystem::remove_all, which libtorch 2.x wheels export a broken copy of (seen crashing).
+void remove_tree(const std::string& path);
+
 // Writes to a temporary file in the same directory, fsyncs it, then renames over `path`, so a
 // reader never sees a partial file and a crash never destroys the previous version.
 void write_file_atomic(const std::string& path, std::string_view contents);
