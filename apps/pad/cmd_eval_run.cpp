@@ -293,6 +293,7 @@ std::vector<Output> run_method(const Context& c, const MethodRun& m, Progress& p
   EngineOptions opt;
   opt.strategy = m.strategy;
   opt.max_batch = c.flags.max_batch > 0 ? c.flags.max_batch : static_cast<int>(requests.size());
+  opt.n_valid_tokens = c.tok->n_vocab();
   PadEngine engine(c.base, c.rm, nullptr, opt);
   progress.begin(m.name, requests.size(), c.flags.n_predict);
   std::vector<PadResult> results = engine.run(requests, [&](size_t, int) { progress.token(); });

@@ -198,7 +198,10 @@ void run_generate(const GenerateFlags& f) {
   EngineOptions opt;
   opt.strategy = strategy;
   opt.max_batch = f.max_batch;
-  if (tok) opt.detokenize = [&](const std::vector<int>& ids) { return tok->decode(ids); };
+  if (tok) {
+    opt.detokenize = [&](const std::vector<int>& ids) { return tok->decode(ids); };
+    opt.n_valid_tokens = tok->n_vocab();
+  }
   std::ofstream trace_file;
   if (!f.trace.empty()) {
     trace_file.open(f.trace);

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
+#include "demo_command.h"
 #include "generate_command.h"
 #include "common.h"
 #include "pad/decode/generate.h"
@@ -128,6 +129,7 @@ void add_model_commands(CLI::App& app) {
   logits->callback([=] { run_logits(*logits_flags, *ids, *top); });
 
   add_generate_command(app);
+  add_demo_command(app);
 }
 
 }  // namespace pad::cli

@@ -222,6 +222,8 @@ void PadEngine::step(std::vector<Active*>& active, const TokenCallback& on_token
       full_head[m] = models_[m]->logits_from_hidden(persrm_.head->apply(h)).contiguous();
     }
   }
+  if (options_.n_valid_tokens > 0 && options_.n_valid_tokens < n_vocab)
+    full[0].narrow(1, options_.n_valid_tokens, n_vocab - options_.n_valid_tokens).fill_(-INFINITY);
   const auto t1 = Clock::now();
   for (Active* a : active) {
     const PadRequest& req = *a->req;
@@ -435,6 +437,7 @@ PadResult PadEngine::run_best_of_n(const PadRequest& req, const TokenCallback& o
   g.n_predict = req.n_predict;
   g.sampling = req.sampling;
   g.stop_ids = req.stop_ids;
+  g.n_valid_tokens = options_.n_valid_tokens;
   std::vector<std::vector<int>> prompts(req.n_best, req.prompts.base);
   const auto t0 = Clock::now();
   std::vector<GenerateResult> samples = generate(*models_[0], prompts, g);

@@ -47,6 +47,8 @@ std::vector<GenerateResult> generate(Model& model, const std::vector<std::vector
   while (!active.empty() && options.n_predict > 0) {
     ForwardOutput out = model.forward(rows);
     at::Tensor logits = out.logits.contiguous();  // [R, V] f32
+    if (options.n_valid_tokens > 0 && options.n_valid_tokens < logits.size(1))
+      logits.narrow(1, options.n_valid_tokens, logits.size(1) - options.n_valid_tokens).fill_(-INFINITY);
     if (first) {
       for (auto& r : results) r.t_prefill_ms = ms_since(t0);
       t0 = std::chrono::steady_clock::now();

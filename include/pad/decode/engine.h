@@ -73,6 +73,9 @@ struct EngineOptions {
   int max_batch = 16;  // requests decoded together
   std::function<std::string(const std::vector<int>&)> detokenize;  // stop strings, trace texts
   std::ostream* trace = nullptr;  // JSONL, one line per request per step (PAD)
+  // Ids at or above this are never chosen (0: no limit). Set to the tokenizer's size: embedding
+  // tables are often padded past it, and PAD's reward must not promote an id that decodes to nothing.
+  int64_t n_valid_tokens = 0;
   void validate() const;
 };
 

@@ -14,6 +14,7 @@ struct GenerateOptions {
   int n_predict = 32;                  // maximum new tokens
   SamplingOptions sampling;            // greedy by default
   std::vector<int> stop_ids;           // end of generation (EOS and friends); not emitted
+  int64_t n_valid_tokens = 0;          // ids at or above are never chosen (0: no limit); see EngineOptions
   void validate() const;
 };
 

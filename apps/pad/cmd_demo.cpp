@@ -1,0 +1,95 @@
+// `pad demo PROMPT PREFERENCE`: the README's main command. Runs the embedded default models (models/)
+// without and with PAD for one request and prints both outputs with every judge's score.
+#include <cstdio>
+#include <iostream>
+
+#include "common.h"
+#include "demo_command.h"
+#include "pad/decode/engine.h"
+#include "pad/decode/prompts.h"
+#include "pad/eval/judges.h"
+#include "pad/tokenizer/tokenizer.h"
+#include "pad/util/error.h"
+#include "pad/util/file.h"
+
+namespace pad::cli {
+namespace {
+
+struct DemoFlags {
+  std::string prompt = "Share a few facts about the animal Fenzor, please. Notes: purple, seeds, caves, eight legs.";
+  std::string preference = "humor";
+  std::string models = "models";  // base/, persrm-head/, prefworld/ (scripts/build-default-models)
+  std::string form = "head";      // head | lora
+  double w = 1.0;
+  int n_predict = 64;
+  int threads = 0;
+};
+
+std::string run_strategy(std::shared_ptr<Model> base, const PersRm& rm, const Tokenizer& tok, const DemoFlags& f,
+                         Strategy s) {
+  PromptSpec spec;
+  spec.user = f.prompt;
+  if (s != Strategy::kBase) spec.preference = Preference::joined_from({f.preference});
+  PadRequest r;
+  r.prompts = build_prompts(tok, spec, s);
+  r.pad.w = f.w;
+  r.n_predict = f.n_predict;
+  r.stop_ids = stop_ids(base->config(), &tok);
+  EngineOptions opt;
+  opt.strategy = s;
+  opt.n_valid_tokens = tok.n_vocab();
+  PadEngine engine(base, s == Strategy::kPad ? rm : PersRm{}, nullptr, opt);
+  return tok.decode(engine.run({r})[0].tokens, /*skip_special=*/true);
+}
+
+void print_scored(const char* label, const std::string& text, const eval::Judges& judges, const DemoFlags& f) {
+  eval::JudgeScores s = judges.score({f.prompt, text, "", std::nullopt});
+  std::printf("%s\n  %s\n ", label, text.c_str());
+  for (size_t i = 0; i < eval::kAttributes.size(); ++i)
+    std::printf(" %s %.2f", std::string(eval::kAttributes[i]).c_str(), s.values[i]);
+  std::printf("\n\n");
+}
+
+void run_demo(const DemoFlags& f) {
+  const std::string base_dir = f.models + "/base";
+  if (!is_directory(base_dir))
+    throw_invalid(base_dir, ": no default model here (run from the repository root, or rebuild with scripts/build-default-models)");
+  ModelFlags mf;
+  mf.model = base_dir;
+  mf.threads = f.threads;
+  auto base = load_model(mf);
+  auto tok = Tokenizer::load(base_dir);
+  PersRm rm;
+  if (f.form == "lora") {
+    rm.form = PersRm::Form::kLora;
+    rm.adapter = base->add_adapter(LoraAdapter::load(f.models + "/persrm-lora", base->config()));
+  } else if (f.form == "head") {
+    rm.form = PersRm::Form::kHead;
+    rm.head = std::make_shared<ValueHead>(ValueHead::load(f.models + "/persrm-head/value_head.safetensors", base->config().d_model));
+  } else {
+    throw_invalid("--form '", f.form, "' is not known (expected head or lora)");
+  }
+  eval::Judges judges(eval::KnowledgeBase::load(f.models + "/prefworld/kb.json"));
+  std::printf("prompt:     %s\npreference: %s\n\n", f.prompt.c_str(), f.preference.c_str());
+  print_scored("base model (no preference):", run_strategy(base, rm, *tok, f, Strategy::kBase), judges, f);
+  print_scored("preference in the prompt only:", run_strategy(base, rm, *tok, f, Strategy::kPrompt), judges, f);
+  const std::string label = "PAD (" + f.form + " PersRM, w = " + std::to_string(f.w).substr(0, 4) + "):";
+  print_scored(label.c_str(), run_strategy(base, rm, *tok, f, Strategy::kPad), judges, f);
+}
+
+}  // namespace
+
+void add_demo_command(CLI::App& app) {
+  auto f = std::make_shared<DemoFlags>();
+  CLI::App* d = app.add_subcommand("demo", "PAD on the embedded default models: base vs PAD output, judged");
+  d->add_option("prompt", f->prompt, "the request");
+  d->add_option("preference", f->preference, "the preference, e.g. humor, harmless, helpful");
+  d->add_option("--models", f->models, "directory of the default models");
+  d->add_option("--form", f->form, "PersRM form: head | lora");
+  d->add_option("--w", f->w, "PAD guidance weight");
+  d->add_option("-n,--n-predict", f->n_predict, "maximum new tokens");
+  d->add_option("--threads", f->threads, "threads (0 = all cores)");
+  d->callback([f] { run_demo(*f); });
+}
+
+}  // namespace pad::cli
