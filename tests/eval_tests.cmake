@@ -8,3 +8,8 @@ target_link_libraries(test_eval PRIVATE pad_eval)
 pad_test(test_eval_cli test_eval_cli.cpp)
 target_link_libraries(test_eval_cli PRIVATE pad_model)
 add_dependencies(test_eval_cli pad)
+
+# The pipeline end to end in miniature (issue 6): a couple of minutes on 2 cores.
+pad_test(test_e2e_pipeline test_e2e_pipeline.cpp)
+target_link_libraries(test_e2e_pipeline PRIVATE pad_util)
+add_dependencies(test_e2e_pipeline pad)
