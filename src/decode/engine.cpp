@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <map>
+#include <tuple>
 #include <nlohmann/json.hpp>
 
 #include "pad/tokenizer/tokenizer.h"
@@ -34,6 +36,22 @@ struct EngineRow {
   int full_out = -1;         // index into the model's full logits
   int head_out = -1;         // index into the model's full head logits
 };
+
+// The k best ids by base logit, best first, ties to the lower id (as keep_top_k), without building
+// a vocabulary-sized candidate list.
+Candidates base_top_k(const float* logits, int64_t n, int k) {
+  std::vector<int> best;  // kept sorted, at most k
+  auto better = [&](int a, int b) { return logits[a] > logits[b] || (logits[a] == logits[b] && a < b); };
+  for (int id = 0; id < n; ++id) {
+    if (static_cast<int>(best.size()) == k && !better(id, best.back())) continue;
+    best.insert(std::upper_bound(best.begin(), best.end(), id, better), id);
+    if (static_cast<int>(best.size()) > k) best.pop_back();
+  }
+  Candidates c;
+  c.ids = best;
+  for (int id : best) c.scores.push_back(logits[id]);
+  return c;
+}
 
 }  // namespace
 
@@ -78,6 +96,7 @@ struct PadEngine::Active {
   std::vector<int> ref_row;          // per principle: row giving reference logits
   std::unique_ptr<Sampler> sampler;
   std::shared_ptr<PadStep> pad;
+  std::vector<int> cand;                   // rule=topk: this step's candidates (base top-k)
   std::vector<std::vector<float>> sparse;  // rule=topk: [V] buffers filled at the candidates (PersRM, ref per principle)
   PadResult result;
   int n_steps = 0;
@@ -225,55 +244,50 @@ void PadEngine::step(std::vector<Active*>& active, const TokenCallback& on_token
   if (options_.n_valid_tokens > 0 && options_.n_valid_tokens < n_vocab)
     full[0].narrow(1, options_.n_valid_tokens, n_vocab - options_.n_valid_tokens).fill_(-INFINITY);
   const auto t1 = Clock::now();
-  for (Active* a : active) {
+  // Pass 1: each request's candidates and inputs; candidate-only logits are queued, not computed.
+  std::vector<CandidateJob> jobs;
+  std::vector<PadInputs> inputs(active.size());
+  for (size_t ai = 0; ai < active.size(); ++ai) {
+    Active* a = active[ai];
+    if (!a->pad) continue;
     const PadRequest& req = *a->req;
-    const float* base = full[0][a->rows[0].full_out].data_ptr<float>();
-    if (a->pad) {
-      PadInputs in;
-      in.base = base;
-      in.n_vocab = n_vocab;
-      in.weights = req.prompts.weights;
-      const bool full_rule = req.pad.rule == PadRule::kFull;
-      std::vector<int> cand;
-      if (!full_rule) {
-        Candidates c = Candidates::from_logits(base, n_vocab);
-        keep_top_k(c, req.pad.k);
-        cand = c.ids;
-        a->sparse.resize(2 * a->persrm_row.size(), std::vector<float>(n_vocab, 0.0f));
-      }
-      for (size_t j = 0; j < a->persrm_row.size(); ++j) {
-        const EngineRow& p = a->rows[a->persrm_row[j]];
-        const EngineRow& r = a->rows[a->ref_row[j]];
-        const bool head = a->persrm_via_head[j];
-        if (full_rule) {
-          in.persrm.push_back(head ? full_head[p.model][p.head_out].data_ptr<float>() : full[p.model][p.full_out].data_ptr<float>());
-          in.ref.push_back(full[r.model][r.full_out].data_ptr<float>());
-          continue;
-        }
-        if (p.bridged) {
-          std::vector<int> mapped;
-          for (int c : cand) mapped.push_back(persrm_.bridge->map(c));
-          std::vector<int> valid;
-          for (int id : mapped)
-            if (id >= 0) valid.push_back(id);
-          std::vector<float> own(models_[p.model]->config().n_vocab, 0.0f);
-          if (!valid.empty()) candidate_logits(*models_[p.model], out[p.model].hidden[p.out], head, valid, own);
-          float lowest = 0;
-          for (int id : valid) lowest = std::min(lowest, own[id]);
-          for (size_t i = 0; i < cand.size(); ++i) a->sparse[2 * j][cand[i]] = mapped[i] >= 0 ? own[mapped[i]] : lowest - 30.0f;
-        } else {
-          candidate_logits(*models_[p.model], out[p.model].hidden[p.out], head, cand, a->sparse[2 * j]);
-        }
-        in.persrm.push_back(a->sparse[2 * j].data());
-        if (r.full) {
-          in.ref.push_back(full[r.model][r.full_out].data_ptr<float>());
-        } else {
-          candidate_logits(*models_[r.model], out[r.model].hidden[r.out], false, cand, a->sparse[2 * j + 1]);
-          in.ref.push_back(a->sparse[2 * j + 1].data());
-        }
-      }
-      a->pad->set_inputs(std::move(in));
+    PadInputs& in = inputs[ai];
+    in.base = full[0][a->rows[0].full_out].data_ptr<float>();
+    in.n_vocab = n_vocab;
+    in.weights = req.prompts.weights;
+    const bool full_rule = req.pad.rule == PadRule::kFull;
+    if (!full_rule) {
+      Candidates c = base_top_k(in.base, n_vocab, req.pad.k);
+      a->cand = c.ids;
+      in.candidates = &a->cand;
+      a->sparse.resize(2 * a->persrm_row.size(), std::vector<float>(n_vocab, 0.0f));
     }
+    for (size_t j = 0; j < a->persrm_row.size(); ++j) {
+      const EngineRow& p = a->rows[a->persrm_row[j]];
+      const EngineRow& r = a->rows[a->ref_row[j]];
+      const bool head = a->persrm_via_head[j];
+      if (full_rule) {
+        in.persrm.push_back(head ? full_head[p.model][p.head_out].data_ptr<float>() : full[p.model][p.full_out].data_ptr<float>());
+        in.ref.push_back(full[r.model][r.full_out].data_ptr<float>());
+        continue;
+      }
+      if (p.bridged) bridged_logits(*a, p.model, head, out[p.model].hidden[p.out], a->sparse[2 * j]);
+      else jobs.push_back({p.model, p.out, head, &a->cand, &a->sparse[2 * j]});
+      in.persrm.push_back(a->sparse[2 * j].data());
+      if (r.full) {
+        in.ref.push_back(full[r.model][r.full_out].data_ptr<float>());
+      } else {
+        jobs.push_back({r.model, r.out, false, &a->cand, &a->sparse[2 * j + 1]});
+        in.ref.push_back(a->sparse[2 * j + 1].data());
+      }
+    }
+  }
+  run_candidate_jobs(jobs, out);
+  // Pass 2: choose, accept, trace.
+  for (size_t ai = 0; ai < active.size(); ++ai) {
+    Active* a = active[ai];
+    const float* base = full[0][a->rows[0].full_out].data_ptr<float>();
+    if (a->pad) a->pad->set_inputs(std::move(inputs[ai]));
     const int token = a->sampler->choose(base, n_vocab);
     a->sampler->accept(token);
     if (a->pad && options_.trace) write_trace(*a, token);
@@ -283,6 +297,43 @@ void PadEngine::step(std::vector<Active*>& active, const TokenCallback& on_token
     }
     finish_token(*a, token, on_token);
   }
+}
+
+// PersRM / reference logits at the candidates for every queued row, batched per (model, head, k):
+// one gather of hidden states, one value-head product, one gather of lm_head rows, one bmm.
+void PadEngine::run_candidate_jobs(const std::vector<CandidateJob>& jobs, const std::vector<ForwardOutput>& out) const {
+  std::map<std::tuple<int, bool, size_t>, std::vector<const CandidateJob*>> groups;
+  for (const CandidateJob& j : jobs) groups[{j.model, j.head, j.ids->size()}].push_back(&j);
+  for (const auto& [key, group] : groups) {
+    const auto [m, head, k] = key;
+    std::vector<int64_t> rows, ids;
+    for (const CandidateJob* j : group) {
+      rows.push_back(j->row);
+      ids.insert(ids.end(), j->ids->begin(), j->ids->end());
+    }
+    at::Tensor h = out[m].hidden.index_select(0, at::tensor(rows, at::kLong));  // [J, d] f32
+    if (head) h = persrm_.head->apply(h);
+    const int64_t n = static_cast<int64_t>(group.size());
+    at::Tensor w = models_[m]->weights().lm_head.index_select(0, at::tensor(ids, at::kLong)).to(at::kFloat);  // [J·k, d]
+    at::Tensor v = at::bmm(w.view({n, static_cast<int64_t>(k), -1}), h.unsqueeze(2)).squeeze(2).contiguous();  // [J, k]
+    const float* vp = v.data_ptr<float>();
+    for (int64_t g = 0; g < n; ++g)
+      for (size_t i = 0; i < k; ++i) (*group[g]->dst)[(*group[g]->ids)[i]] = vp[g * k + i];
+  }
+}
+
+// A bridged PersRM row: candidates mapped to the PersRM's vocabulary by their text.
+void PadEngine::bridged_logits(Active& a, int model, bool head, const at::Tensor& hidden,
+                               std::vector<float>& dst) const {
+  std::vector<int> mapped, valid;
+  for (int c : a.cand) mapped.push_back(persrm_.bridge->map(c));
+  for (int id : mapped)
+    if (id >= 0) valid.push_back(id);
+  std::vector<float> own(models_[model]->config().n_vocab, 0.0f);
+  if (!valid.empty()) candidate_logits(*models_[model], hidden, head, valid, own);
+  float lowest = 0;
+  for (int id : valid) lowest = std::min(lowest, own[id]);
+  for (size_t i = 0; i < a.cand.size(); ++i) dst[a.cand[i]] = mapped[i] >= 0 ? own[mapped[i]] : lowest - 30.0f;
 }
 
 void PadEngine::write_trace(const Active& a, int token) const {

@@ -47,8 +47,14 @@ void PadStep::apply(Candidates& c) {
 }
 
 void PadStep::apply_topk(Candidates& c) {
-  Candidates top = Candidates::from_logits(inputs_.base, inputs_.n_vocab);
-  keep_top_k(top, options_.k);  // sorted by base logit, ties to the lower id
+  Candidates top;
+  if (inputs_.candidates != nullptr) {
+    top.ids = *inputs_.candidates;
+    for (int id : top.ids) top.scores.push_back(inputs_.base[id]);
+  } else {
+    top = Candidates::from_logits(inputs_.base, inputs_.n_vocab);
+    keep_top_k(top, options_.k);  // sorted by base logit, ties to the lower id
+  }
   trace_ = PadTrace{};
   trace_.ids = top.ids;
   trace_.base_logits = top.scores;

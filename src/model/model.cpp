@@ -188,16 +188,22 @@ const LoraAdapter& Model::adapter(int id) const {
 void Model::add_lora(at::Tensor& out, const at::Tensor& in, const std::vector<Row>& rows,
                      const std::vector<int64_t>& row_start, int64_t layer,
                      const std::vector<std::pair<std::string, int64_t>>& modules) const {
-  for (size_t r = 0; r < rows.size(); ++r) {
-    if (rows[r].adapter < 0) continue;
-    const auto& mods = adapters_[rows[r].adapter].layers[layer];
-    const int64_t n = row_start[r + 1] - row_start[r];
-    at::Tensor x = in.narrow(0, row_start[r], n);  // [n, in]
+  // One gather, two thin products and one scatter-add per adapter and module, whatever the number
+  // of rows using the adapter.
+  for (size_t id = 0; id < adapters_.size(); ++id) {
+    std::vector<int64_t> tokens;  // packed token positions of the rows using this adapter
+    for (size_t r = 0; r < rows.size(); ++r)
+      if (rows[r].adapter == static_cast<int>(id))
+        for (int64_t t = row_start[r]; t < row_start[r + 1]; ++t) tokens.push_back(t);
+    if (tokens.empty()) continue;
+    const auto& mods = adapters_[id].layers[layer];
+    at::Tensor idx = at::tensor(tokens, at::kLong);
+    at::Tensor x = in.index_select(0, idx);  // [n, in]
     for (const auto& [name, offset] : modules) {
       auto it = mods.find(name);
       if (it == mods.end()) continue;
       at::Tensor delta = at::matmul(at::matmul(x, it->second.a.t()), it->second.b.t());  // [n, out]
-      out.narrow(0, row_start[r], n).narrow(1, offset, delta.size(1)).add_(delta);
+      out.narrow(1, offset, delta.size(1)).index_add_(0, idx, delta);
     }
   }
 }

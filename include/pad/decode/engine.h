@@ -101,6 +101,15 @@ class PadEngine {
   void write_trace(const Active& a, int token) const;
   void candidate_logits(const Model& m, const at::Tensor& hidden, bool head, const std::vector<int>& ids,
                         std::vector<float>& dst) const;
+  struct CandidateJob {
+    int model;                     // which model's hidden states and lm_head
+    int64_t row;                   // row in that model's forward output
+    bool head;                     // through the value head
+    const std::vector<int>* ids;   // candidate ids
+    std::vector<float>* dst;       // [V] buffer filled at the ids
+  };
+  void run_candidate_jobs(const std::vector<CandidateJob>& jobs, const std::vector<ForwardOutput>& out) const;
+  void bridged_logits(Active& a, int model, bool head, const at::Tensor& hidden, std::vector<float>& dst) const;
   PadResult run_best_of_n(const PadRequest& req, const TokenCallback& on_token, size_t index);
   std::vector<std::vector<float>> token_logprobs(int model_index, int adapter, bool with_head, const std::vector<int>& prompt,
                                                  const std::vector<std::vector<int>>& responses);

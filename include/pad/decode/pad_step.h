@@ -30,6 +30,7 @@ struct PadInputs {
   std::vector<const float*> ref;     // one per principle row
   std::vector<double> weights;       // w_p, one per principle row
   int64_t n_vocab = 0;
+  const std::vector<int>* candidates = nullptr;  // rule=topk: the base top-k if the caller has it, best first
 };
 
 // What the step saw and decided, for --trace.
