@@ -14,21 +14,8 @@
 namespace pad {
 namespace {
 
-struct CmdResult {
-  int code = -1;
-  std::string out;  // stdout and stderr together
-};
-
-CmdResult pad_cmd(const std::string& args) {
-  CmdResult r;
-  FILE* p = popen((std::string(PAD_PAD_BIN) + " " + args + " 2>&1").c_str(), "r");
-  std::array<char, 4096> buf{};
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  const int status = pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
+using test::CmdResult;
+using test::pad_cmd;
 
 std::string llama() { return test::model_dir("tiny-llama"); }
 
