@@ -173,7 +173,8 @@ void run_generate(const GenerateFlags& f) {
   PersRm rm = load_persrm(PersRmFlags{f.persrm, f.persrm_lora, f.persrm_head, f.allow_vocab_mismatch}, f.model, *base, tok);
   std::shared_ptr<Model> ref;
   if (!f.ref.empty()) {
-    if (vocabulary_differs(tok.get(), f.ref)) throw_invalid(f.ref, ": the reference's vocabulary differs from the base model's");
+    auto ref_tok = tok ? tokenizer_of(f.ref) : nullptr;
+    if (ref_tok && vocabulary_differs(*tok, *ref_tok)) throw_invalid(f.ref, ": the reference's vocabulary differs from the base model's");
     ref = Model::load(f.ref, LoadOptions{parse_dtype(f.model.dtype)});
   }
   std::vector<PadRequest> requests;

@@ -77,19 +77,6 @@ std::string read_prompt_text(const PromptFlags& f) {
   return std::string(std::istreambuf_iterator<char>(std::cin), {});
 }
 
-std::vector<int> encode_prompt(const Tokenizer& tok, const std::string& text, const PromptFlags& f) {
-  if (!f.chat) return tok.encode(text);
-  const auto& tmpl = tok.chat_template();
-  if (!tmpl && f.chat_template.empty())
-    throw_invalid("--chat: the model has no chat template; name one with --chat-template");
-  std::vector<ChatMessage> messages;
-  if (!f.system.empty()) messages.push_back({"system", f.system});
-  messages.push_back({"user", text});
-  std::string rendered = render_chat(tmpl.value_or(""), messages, true, tok.bos_text(), tok.eos_text(), f.chat_template);
-  // The template already carries BOS where the family wants it.
-  return tok.encode(rendered, EncodeOptions{false, true});
-}
-
 std::vector<int> stop_ids(const ModelConfig& config, const Tokenizer* tok) {
   std::vector<int> ids = config.eos_ids;
   if (tok != nullptr)
@@ -98,13 +85,16 @@ std::vector<int> stop_ids(const ModelConfig& config, const Tokenizer* tok) {
   return ids;
 }
 
-bool vocabulary_differs(const Tokenizer* base, const std::string& other_path) {
-  if (base == nullptr || !has_tokenizer(other_path)) return false;
-  auto other = Tokenizer::load(other_path);
-  if (other->n_vocab() != base->n_vocab()) return true;
-  for (int id = 0; id < base->n_vocab(); ++id)
-    if (other->token_piece(id) != base->token_piece(id)) return true;
+bool vocabulary_differs(const Tokenizer& base, const Tokenizer& other) {
+  if (other.n_vocab() != base.n_vocab()) return true;
+  for (int id = 0; id < base.n_vocab(); ++id)
+    if (other.token_piece(id) != base.token_piece(id)) return true;
   return false;
+}
+
+std::shared_ptr<const Tokenizer> tokenizer_of(const std::string& model_path) {
+  if (!has_tokenizer(model_path)) return nullptr;
+  return Tokenizer::load(model_path);
 }
 
 PersRm load_persrm(const PersRmFlags& f, const ModelFlags& model, Model& base,
@@ -113,13 +103,14 @@ PersRm load_persrm(const PersRmFlags& f, const ModelFlags& model, Model& base,
   if (n_forms > 1) throw_invalid("give one of --persrm, --persrm-lora, --persrm-head");
   PersRm rm;
   if (!f.persrm.empty()) {
-    if (vocabulary_differs(tok.get(), f.persrm)) {
+    std::shared_ptr<const Tokenizer> own = tok ? tokenizer_of(f.persrm) : nullptr;
+    if (own && vocabulary_differs(*tok, *own)) {
       if (!f.allow_vocab_mismatch)
         throw_invalid(f.persrm, ": vocabulary differs from the base model's (a PersRM must share it, or pass ",
                       "--allow-vocab-mismatch to map each candidate through its text)");
       rm.bridge = std::make_shared<VocabBridge>();
       rm.bridge->base = tok;
-      rm.bridge->persrm = Tokenizer::load(f.persrm);
+      rm.bridge->persrm = own;
     }
     rm.form = PersRm::Form::kFull;
     rm.model = Model::load(f.persrm, LoadOptions{parse_dtype(model.dtype)});

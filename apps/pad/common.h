@@ -52,11 +52,11 @@ std::shared_ptr<Model> load_model(const ModelFlags& f);
 
 bool has_tokenizer(const std::string& model_path);
 std::string read_prompt_text(const PromptFlags& f);  // -p, else --file, else stdin
-std::vector<int> encode_prompt(const Tokenizer& tok, const std::string& text, const PromptFlags& f);
 std::vector<int> stop_ids(const ModelConfig& config, const Tokenizer* tok);
 
 // True when `other_path` has a tokenizer whose vocabulary differs from the base's.
-bool vocabulary_differs(const Tokenizer* base, const std::string& other_path);
+bool vocabulary_differs(const Tokenizer& base, const Tokenizer& other);
+std::shared_ptr<const Tokenizer> tokenizer_of(const std::string& model_path);  // null when it has none
 // Loads the PersRM the flags name (Form::kNone when none); a LoRA is registered on `base`. A full
 // PersRM directory carrying value_head.safetensors gets that head too (LLaMA-Factory layout).
 PersRm load_persrm(const PersRmFlags& f, const ModelFlags& model, Model& base,

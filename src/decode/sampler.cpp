@@ -134,7 +134,8 @@ int Sampler::choose(const float* logits, int64_t n_vocab) {
       if (logits[i] > logits[best]) best = i;
     return static_cast<int>(best);
   }
-  Candidates c = Candidates::from_logits(logits, n_vocab);
+  Candidates c;
+  if (guidance_.empty() || guidance_.front()->reads_candidates()) c = Candidates::from_logits(logits, n_vocab);
   return choose(c);
 }
 

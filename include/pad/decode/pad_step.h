@@ -48,6 +48,7 @@ class PadStep : public CandidateStep {
   explicit PadStep(const PadOptions& options) : options_(options) {}
   void set_inputs(PadInputs inputs) { inputs_ = std::move(inputs); }
   void apply(Candidates& c) override;
+  bool reads_candidates() const override { return false; }
   const PadTrace& trace() const { return trace_; }
   const PadOptions& options() const { return options_; }
 

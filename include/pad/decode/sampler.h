@@ -30,6 +30,9 @@ class CandidateStep {
  public:
   virtual ~CandidateStep() = default;
   virtual void apply(Candidates& c) = 0;
+  // False when apply() builds its candidates from its own inputs and ignores those it is given
+  // (the PAD step): the sampler then skips building a vocabulary-sized list for it.
+  virtual bool reads_candidates() const { return true; }
   virtual void accept(int token) {}
   virtual void reset() {}
 };
