@@ -162,6 +162,55 @@ TEST(EvalWorld, SftAttributeMixIsBalanced) {
   EXPECT_LE(total_words / n, 50.0);
 }
 
+// Some SFT prompts state a principle in the guideline template; the base then shows that attribute
+// more often than without it, but far from always (prompting alone must not be PAD).
+TEST(EvalWorld, SftFollowsAStatedPrincipleOnlySometimes) {
+  const World& w = world1();
+  Judges judges(w.kb);
+  const std::string marker = "[Principles] humor [Instruction] ";
+  int n_guided = 0, n_humor_guided = 0, humor_guided = 0, n_plain = 0, humor_plain = 0;
+  for (const SftExample& e : w.sft) {
+    bool guided = e.prompt.rfind("[Guidelines]", 0) == 0;
+    n_guided += guided;
+    double humor = judges.score({e.prompt, e.response, "", {}}).get("humor");
+    if (e.prompt.find(marker) != std::string::npos) {
+      ++n_humor_guided;
+      humor_guided += humor == 1.0;
+    } else if (!guided) {
+      ++n_plain;
+      humor_plain += humor == 1.0;
+    }
+  }
+  EXPECT_GT(n_guided, 0.15 * w.sft.size());
+  EXPECT_LT(n_guided, 0.35 * w.sft.size());
+  ASSERT_GT(n_humor_guided, 20);
+  double guided_share = static_cast<double>(humor_guided) / n_humor_guided;
+  double plain_share = static_cast<double>(humor_plain) / n_plain;
+  EXPECT_GT(guided_share, plain_share + 0.1);
+  EXPECT_LT(guided_share, 0.8);
+}
+
+// Helpful and harmless pairs sometimes put a joke only in the rejected response, so a PersRM that
+// rewards jokes whatever the principle stated cannot fit them; humor pairs never do the reverse.
+TEST(EvalWorld, ConflictPairsMakeThePrincipleMatter) {
+  const World& w = world1();
+  Judges judges(w.kb);
+  std::map<std::string, int> joke_only_rejected, joke_only_chosen;
+  for (const PrefPair& p : w.prefs) {
+    double c = judges.score({p.prompt, p.chosen, "", {}}).get("humor");
+    double r = judges.score({p.prompt, p.rejected, "", {}}).get("humor");
+    joke_only_rejected[p.preference] += r > c;
+    joke_only_chosen[p.preference] += c > r;
+  }
+  for (const char* pref : {"helpful", "harmless"}) {
+    EXPECT_GT(joke_only_rejected[pref], 60) << pref;  // about half of 200
+    EXPECT_LT(joke_only_rejected[pref], 140) << pref;
+    EXPECT_EQ(joke_only_chosen[pref], 0) << pref;
+  }
+  EXPECT_EQ(joke_only_rejected["humor"], 0);
+  EXPECT_EQ(joke_only_chosen["humor"], 200);
+}
+
 TEST(EvalWorld, NotesCanBeLeftOut) {
   WorldOptions o = small_options(7);
   o.facts_in_prompt = false;

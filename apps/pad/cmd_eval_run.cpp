@@ -47,7 +47,8 @@ struct EvalFlags {
   int n_predict = 64;                 // new tokens per output
   int n_best = 4;                     // best-of-n samples
   float temp = 0.7f;                  // best-of-n sampling temperature
-  uint64_t seed = 1;                  // best-of-n: prompt i samples with seed + i
+  float decode_temp = 0.0f;           // every other method: 0 = greedy (the authors' setting)
+  uint64_t seed = 1;                  // sampling: prompt i samples with seed + i in every method
   int limit = 0;                      // first N prompts; 0 = all
   std::vector<double> sweep = {0, 0.25, 0.5, 0.75, 1};  // s: w_a = s, w_b = 1 - s
   std::vector<std::string> frontier;  // two principles; empty: the first pair
@@ -254,6 +255,7 @@ void validate(const EvalFlags& f) {
   if (f.n_best < 1) throw_invalid("--n-best ", f.n_best, " is out of range (expected ≥ 1)");
   if (f.k < 1) throw_invalid("--k ", f.k, " is out of range (expected ≥ 1)");
   if (f.limit < 0) throw_invalid("--limit ", f.limit, " is negative");
+  if (!(f.decode_temp >= 0)) throw_invalid("--decode-temp ", f.decode_temp, " is negative");
   if (f.max_batch < 0) throw_invalid("--max-batch ", f.max_batch, " is negative");
 }
 
@@ -272,10 +274,9 @@ PadRequest make_request(const Context& c, const MethodRun& m, const EvalItem& it
   r.n_predict = c.flags.n_predict;
   r.n_best = c.flags.n_best;
   r.stop_ids = c.stops;
-  if (m.strategy == Strategy::kBestOfN) {
-    r.sampling.temperature = c.flags.temp;
-    r.sampling.seed = c.flags.seed + i;
-  }
+  // The same seed for prompt i in every method: methods differ by their rule, not by their luck.
+  r.sampling.temperature = m.strategy == Strategy::kBestOfN ? c.flags.temp : c.flags.decode_temp;
+  r.sampling.seed = c.flags.seed + i;
   return r;
 }
 
@@ -426,6 +427,10 @@ void write_reports(const Context& c, const std::vector<Output>& outputs, const s
   const std::vector<Group> groups = group_outputs(outputs);
   std::vector<std::string> attributes(eval::kAttributes.begin(), eval::kAttributes.end());
   OJson summary = {{"n_prompts", c.items.size()}, {"attributes", attributes}, {"groups", OJson::array()}};
+  const EvalFlags& f = c.flags;
+  summary["settings"] = {{"w", f.w},         {"k", f.k},         {"n_predict", f.n_predict},
+                         {"decode_temp", f.decode_temp}, {"best_of_n_temp", f.temp}, {"n_best", f.n_best},
+                         {"seed", f.seed}};
   std::vector<eval::ScoredRow> rows;
   std::vector<eval::FrontierPoint> frontier;
   std::string fx, fy;            // the sweep's two principles
@@ -529,7 +534,10 @@ void add_eval_run_command(CLI::App& app) {
   e->add_option("-n,--n-predict", f->n_predict, "maximum new tokens per output")->capture_default_str();
   e->add_option("--n-best", f->n_best, "best-of-n samples")->capture_default_str();
   e->add_option("--temp", f->temp, "best-of-n sampling temperature")->capture_default_str();
-  e->add_option("--seed", f->seed, "best-of-n seed (prompt i uses seed + i)")->capture_default_str();
+  e->add_option("--decode-temp", f->decode_temp,
+                 "sampling temperature of base, prompt and PAD outputs; 0 = greedy (the authors' setting)")
+      ->capture_default_str();
+  e->add_option("--seed", f->seed, "sampling seed (prompt i uses seed + i in every method)")->capture_default_str();
   e->add_option("--limit", f->limit, "evaluate the first N prompts (0 = all)")->capture_default_str();
   e->add_option("--sweep", f->sweep, "frontier weights s (w_a = s, w_b = 1 - s)")->delimiter(',')->capture_default_str();
   e->add_option("--frontier", f->frontier, "two principles a,b for the sweep (default: the first pair)")->delimiter(',');

@@ -29,6 +29,14 @@ constexpr uint64_t kSaltKb = 1, kSaltSft = 1'000'000, kSaltPairs = 2'000'000, kS
 // Attribute mix of SFT responses (and of the attributes a preference pair does not test).
 constexpr double kPHelpful = 0.65, kPRefuseBenign = 0.25, kPComplyHarmful = 0.6;
 constexpr double kPHumor = 0.4, kPConcise = 0.5, kPFormal = 0.5, kPEnthusiastic = 0.4;
+// Share of SFT prompts in the guideline template (DESIGN §1) and how often the base then follows the
+// stated principle on top of its usual mix: it follows a preference prompt somewhat, as chat models do.
+constexpr double kPGuidelineSft = 0.25, kPFollow = 0.35;
+// Share of helpful and of harmless pairs in which only the rejected response has a joke: a PersRM
+// that rewards jokes whatever the principle loses those, so it must read the principle.
+constexpr double kPConflict = 0.5;
+// Share of helpful pairs whose rejected response refuses the benign request.
+constexpr double kPHelpfulRefuses = 0.2;
 
 KnowledgeBase make_kb(const WorldOptions& opt) {
   Rng rng = Rng::derive(opt.seed, kSaltKb);
@@ -57,7 +65,7 @@ Request train_request(const KnowledgeBase& kb, const std::vector<const Subject*>
                       Rng& rng) {
   if (harmful) {
     int h = static_cast<int>(rng.below(world::harm_categories().size()));
-    return {rng.pick(world::harm_categories()[static_cast<size_t>(h)].train_prompts), nullptr, h};
+    return {rng.pick(world::harmful_prompts(world::harm_categories()[static_cast<size_t>(h)], false)), nullptr, h};
   }
   const Subject* s = rng.pick(subjects);
   size_t phrasing = rng.below(world::n_benign_phrasings(false));
@@ -75,19 +83,29 @@ Style random_style(bool harmful, Rng& rng) {
   return s;
 }
 
-void set_principle(Style& s, const std::string& principle, bool on) {
-  if (principle == "helpful")
-    s.helpful = on;
-  else if (principle == "harmless")
-    s.harmless = on;
-  else if (principle == "humor")
-    s.humor = on;
-  else
-    PAD_CHECK(false, "PrefWorld has no pairs for principle '", principle, "'");
+bool& attribute_of(Style& s, std::string_view attribute) {
+  if (attribute == "helpful") return s.helpful;
+  if (attribute == "harmless") return s.harmless;
+  if (attribute == "humor") return s.humor;
+  if (attribute == "concise") return s.concise;
+  if (attribute == "formal") return s.formal;
+  if (attribute == "enthusiastic") return s.enthusiastic;
+  PAD_CHECK(false, "PrefWorld has no attribute '", attribute, "'");
+}
+
+void set_principle(Style& s, const std::string& principle, bool on) { attribute_of(s, principle) = on; }
+
+std::string guideline(const std::string& principle, const std::string& prompt) {
+  std::string out = kDefaultGuidelineTemplate;
+  out.replace(out.find("{principle}"), 11, principle);
+  out.replace(out.find("{prompt}"), 8, prompt);
+  return out;
 }
 
 // Chosen has every principle of `preference`; rejected lacks one (single) or, for a pair of
-// principles, both or either one; all other attributes and wording are shared.
+// principles, both or either one. Other attributes and wording are shared, except that in a conflict
+// pair for helpful or harmless only the rejected response jokes (so a PersRM that rewards jokes
+// whatever the principle loses it), and a helpful pair may reject a refusal.
 PrefPair make_pair(const KnowledgeBase& kb, const std::vector<const Subject*>& subjects, const WorldOptions& opt,
                    const std::string& preference, Rng& rng) {
   std::vector<std::string> principles;
@@ -108,6 +126,12 @@ PrefPair make_pair(const KnowledgeBase& kb, const std::vector<const Subject*>& s
   size_t mode = principles.size() == 1 ? 0 : rng.below(3);  // 0: all off; k: only principle k-1 off
   for (size_t i = 0; i < principles.size(); ++i)
     if (mode == 0 || mode == i + 1) set_principle(rejected, principles[i], false);
+  if (principles.size() == 1 && !has("humor") && rng.chance(kPConflict)) {
+    chosen.humor = false;
+    rejected.humor = true;
+  } else if (has("helpful") && principles.size() == 1 && rng.chance(kPHelpfulRefuses)) {
+    rejected.harmless = false;  // a refusal of a benign request helps nobody
+  }
   uint64_t seed = rng.next();
   return {req.prompt, preference, world::render_response(kb, req, chosen, seed),
           world::render_response(kb, req, rejected, seed)};
@@ -122,7 +146,7 @@ std::vector<EvalPrompt> make_eval(const KnowledgeBase& kb, const WorldOptions& o
         benign.push_back({"", world::benign_prompt(kb, *s, true, p, with_kind, opt.facts_in_prompt), s->name,
                           s->category, false});
   for (const world::HarmCategory& h : world::harm_categories())
-    for (const std::string& p : h.eval_prompts) harmful.push_back({"", p, "", "", true});
+    for (const std::string& p : world::harmful_prompts(h, true)) harmful.push_back({"", p, "", "", true});
   rng.shuffle(benign);
   rng.shuffle(harmful);
   int n_harm = static_cast<int>(std::lround(opt.n_eval * opt.eval_harmful_fraction));
@@ -135,13 +159,6 @@ std::vector<EvalPrompt> make_eval(const KnowledgeBase& kb, const WorldOptions& o
     std::snprintf(id, sizeof id, "eval-%04zu", i + 1);
     out[i].id = id;
   }
-  return out;
-}
-
-std::string guideline(const std::string& principle, const std::string& prompt) {
-  std::string out = kDefaultGuidelineTemplate;
-  out.replace(out.find("{principle}"), 11, principle);
-  out.replace(out.find("{prompt}"), 8, prompt);
   return out;
 }
 
@@ -178,7 +195,13 @@ World generate_world(const WorldOptions& opt) {
     bool harmful = rng.chance(opt.harmful_fraction);
     Request req = train_request(w.kb, train, opt.facts_in_prompt, harmful, rng);
     Style style = random_style(harmful, rng);
-    w.sft.push_back({req.prompt, world::render_response(w.kb, req, style, rng.next())});
+    std::string prompt = req.prompt;
+    if (rng.chance(kPGuidelineSft)) {
+      std::string_view attribute = kAttributes[rng.below(kAttributes.size())];
+      if (rng.chance(kPFollow)) attribute_of(style, attribute) = true;
+      prompt = guideline(std::string(attribute), prompt);
+    }
+    w.sft.push_back({prompt, world::render_response(w.kb, req, style, rng.next())});
   }
   std::vector<std::string> prefs = world_preferences();
   for (int i = 0; i < opt.n_pairs; ++i) {

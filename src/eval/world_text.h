@@ -31,19 +31,22 @@ struct Request {
 
 struct HarmCategory {
   std::string name;
-  std::vector<std::string> train_prompts;
-  std::vector<std::string> eval_prompts;  // phrasings never used in training
+  std::vector<std::string> train_acts;
+  std::vector<std::string> eval_acts;     // acts never used in training
   std::string step1, step2;               // a mild, non-actionable "how to" when complying
 };
 
 std::vector<Category> kb_categories();
 const std::vector<HarmCategory>& harm_categories();
 std::vector<std::string> harm_keywords();
+// Every phrasing of a harmful request in `h`: greeting, template and act, all held out when `eval`.
+std::vector<std::string> harmful_prompts(const HarmCategory& h, bool eval);
 
 // Subject names built from syllables; `n` distinct names.
 std::vector<std::string> make_names(Rng& rng, size_t n);
 
-// Benign phrasings: training and held-out sets are disjoint. {ref} is "Name" or "the kind Name".
+// Benign phrasings (greeting + core question): training and held-out sets are disjoint. {ref} is
+// "Name" or "the kind Name"; `phrasing` < n_benign_phrasings(eval).
 // With notes, the subject's fact values follow the question ("... Notes: red, two moons, misty.").
 size_t n_benign_phrasings(bool eval);
 std::string benign_prompt(const KnowledgeBase& kb, const Subject& s, bool eval, size_t phrasing, bool with_kind,
