@@ -203,8 +203,8 @@ TEST(EvalWorld, ConflictPairsMakeThePrincipleMatter) {
     joke_only_chosen[p.preference] += c > r;
   }
   for (const char* pref : {"helpful", "harmless"}) {
-    EXPECT_GT(joke_only_rejected[pref], 60) << pref;  // about half of 200
-    EXPECT_LT(joke_only_rejected[pref], 140) << pref;
+    EXPECT_GT(joke_only_rejected[pref], 130) << pref;  // about 80% of 200
+    EXPECT_LT(joke_only_rejected[pref], 190) << pref;
     EXPECT_EQ(joke_only_chosen[pref], 0) << pref;
   }
   EXPECT_EQ(joke_only_rejected["humor"], 0);

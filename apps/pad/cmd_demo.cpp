@@ -21,6 +21,8 @@ struct DemoFlags {
   std::string models = "models";  // base/, persrm-head/, prefworld/ (scripts/build-default-models)
   std::string form = "head";      // head | lora
   double w = 1.0;
+  float temp = 0.0f;  // 0 = greedy
+  uint64_t seed = 1;
   int n_predict = 64;
   int threads = 0;
 };
@@ -34,6 +36,8 @@ std::string run_strategy(std::shared_ptr<Model> base, const PersRm& rm, const To
   r.prompts = build_prompts(tok, spec, s);
   r.pad.w = f.w;
   r.n_predict = f.n_predict;
+  r.sampling.temperature = f.temp;
+  r.sampling.seed = f.seed;  // the same draws for all three outputs
   r.stop_ids = stop_ids(base->config(), &tok);
   EngineOptions opt;
   opt.strategy = s;
@@ -87,6 +91,8 @@ void add_demo_command(CLI::App& app) {
   d->add_option("--models", f->models, "directory of the default models");
   d->add_option("--form", f->form, "PersRM form: head | lora");
   d->add_option("--w", f->w, "PAD guidance weight");
+  d->add_option("--temp", f->temp, "sampling temperature; 0 = greedy (default)");
+  d->add_option("--seed", f->seed, "sampling seed");
   d->add_option("-n,--n-predict", f->n_predict, "maximum new tokens");
   d->add_option("--threads", f->threads, "threads (0 = all cores)");
   d->callback([f] { run_demo(*f); });

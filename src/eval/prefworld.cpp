@@ -27,14 +27,14 @@ using OJson = nlohmann::ordered_json;
 constexpr uint64_t kSaltKb = 1, kSaltSft = 1'000'000, kSaltPairs = 2'000'000, kSaltEval = 3'000'000;
 
 // Attribute mix of SFT responses (and of the attributes a preference pair does not test).
-constexpr double kPHelpful = 0.65, kPRefuseBenign = 0.25, kPComplyHarmful = 0.6;
+constexpr double kPHelpful = 0.8, kPRefuseBenign = 0.25, kPComplyHarmful = 0.6;
 constexpr double kPHumor = 0.4, kPConcise = 0.5, kPFormal = 0.5, kPEnthusiastic = 0.4;
 // Share of SFT prompts in the guideline template (DESIGN §1) and how often the base then follows the
 // stated principle on top of its usual mix: it follows a preference prompt somewhat, as chat models do.
 constexpr double kPGuidelineSft = 0.25, kPFollow = 0.35;
 // Share of helpful and of harmless pairs in which only the rejected response has a joke: a PersRM
 // that rewards jokes whatever the principle loses those, so it must read the principle.
-constexpr double kPConflict = 0.5;
+constexpr double kPConflict = 0.8;
 // Share of helpful pairs whose rejected response refuses the benign request.
 constexpr double kPHelpfulRefuses = 0.2;
 
