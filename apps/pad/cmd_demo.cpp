@@ -62,17 +62,15 @@ void run_demo(const DemoFlags& f) {
   mf.model = base_dir;
   mf.threads = f.threads;
   auto base = load_model(mf);
-  auto tok = Tokenizer::load(base_dir);
-  PersRm rm;
-  if (f.form == "lora") {
-    rm.form = PersRm::Form::kLora;
-    rm.adapter = base->add_adapter(LoraAdapter::load(f.models + "/persrm-lora", base->config()));
-  } else if (f.form == "head") {
-    rm.form = PersRm::Form::kHead;
-    rm.head = std::make_shared<ValueHead>(ValueHead::load(f.models + "/persrm-head/value_head.safetensors", base->config().d_model));
-  } else {
+  std::shared_ptr<const Tokenizer> tok = Tokenizer::load(base_dir);
+  PersRmFlags rf;
+  if (f.form == "lora")
+    rf.persrm_lora = f.models + "/persrm-lora";
+  else if (f.form == "head")
+    rf.persrm_head = f.models + "/persrm-head/value_head.safetensors";
+  else
     throw_invalid("--form '", f.form, "' is not known (expected head or lora)");
-  }
+  PersRm rm = load_persrm(rf, mf, *base, tok);
   eval::Judges judges(eval::KnowledgeBase::load(f.models + "/prefworld/kb.json"));
   std::printf("prompt:     %s\npreference: %s\n\n", f.prompt.c_str(), f.preference.c_str());
   print_scored("base model (no preference):", run_strategy(base, rm, *tok, f, Strategy::kBase), judges, f);
