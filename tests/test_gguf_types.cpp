@@ -36,7 +36,9 @@ std::string reencode(GgmlType type, std::vector<float>* attn_output_0) {
   std::vector<GgufTensorBytes> tensors;
   for (const GgufTensor& t : src.tensors()) {
     GgufTensorBytes o{t.name, t.shape, t.type, std::string(reinterpret_cast<const char*>(t.data), t.nbytes)};
-    if (t.shape.size() == 2 && t.type == static_cast<uint32_t>(GgmlType::kF32)) {
+    // q8_0 blocks never straddle rows: ffn_down's rows of 172 stay f32 (a mixed file, as real ones are).
+    const bool fits = type != GgmlType::kQ8_0 || t.shape.back() % 32 == 0;
+    if (t.shape.size() == 2 && t.type == static_cast<uint32_t>(GgmlType::kF32) && fits) {
       at::Tensor f = at::from_blob(const_cast<uint8_t*>(t.data), t.shape, at::kFloat);
       o.type = static_cast<uint32_t>(type);
       if (type == GgmlType::kQ8_0) {

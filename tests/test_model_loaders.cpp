@@ -129,7 +129,7 @@ TEST(Loaders, GgufTruncated) {
 }
 
 TEST(Loaders, GgufUnknownTensorTypeAndArchitecture) {
-  // A minimal GGUF: architecture "gptj" and one tensor of type q4_K.
+  // A minimal GGUF: architecture "gptj" and one tensor of type q4_1 (pad reads q4_0, not q4_1).
   auto str = [](const std::string& s) {
     uint64_t n = s.size();
     return std::string(reinterpret_cast<const char*>(&n), 8) + s;
@@ -138,10 +138,10 @@ TEST(Loaders, GgufUnknownTensorTypeAndArchitecture) {
   auto u64 = [](uint64_t v) { return std::string(reinterpret_cast<const char*>(&v), 8); };
   std::string f = "GGUF" + u32(3) + u64(1) + u64(1);
   f += str("general.architecture") + u32(8) + str("gptj");
-  f += str("token_embd.weight") + u32(2) + u64(256) + u64(4) + u32(12) + u64(0);
+  f += str("token_embd.weight") + u32(2) + u64(256) + u64(4) + u32(3) + u64(0);
   std::string dir = test::scratch_dir("ggtype");
   write_bytes(dir + "/m.gguf", f + std::string(4096, '\0'));
-  expect_error([&] { Model::load(dir + "/m.gguf"); }, {"m.gguf", "token_embd.weight", "q4_K", "not supported"});
+  expect_error([&] { Model::load(dir + "/m.gguf"); }, {"m.gguf", "token_embd.weight", "q4_1", "not supported"});
 }
 
 TEST(Loaders, NotAModel) {

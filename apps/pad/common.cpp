@@ -16,11 +16,15 @@
 #include "pad/tokenizer/tokenizer.h"
 #include "pad/util/error.h"
 #include "pad/util/file.h"
+#include "pad/util/thread_pool.h"
 
 namespace pad::cli {
 
 void add_runtime_flags(CLI::App& app, ModelFlags& f) {
-  app.add_option("--dtype", f.dtype, "compute dtype of the weights: f32 or bf16")->check(CLI::IsMember({"f32", "bf16"}));
+  app.add_option("--dtype", f.dtype, "convert the weights at load to f32 or bf16 (default: keep the type the file stores)")
+      ->check(CLI::IsMember({"f32", "bf16"}));
+  app.add_option("--kv-type", f.kv_type, "key/value cache type: f32 (default), f16 or bf16")
+      ->check(CLI::IsMember({"f32", "f16", "bf16"}));
   app.add_option("--threads", f.threads, "threads (0 = all cores)")->check(CLI::NonNegativeNumber);
 }
 
@@ -52,14 +56,24 @@ at::ScalarType parse_dtype(const std::string& name) {
   throw_invalid("--dtype '", name, "' is not supported (expected f32 or bf16)");
 }
 
-void apply_threads(const ModelFlags& f) {
+LoadOptions load_options(const ModelFlags& f) {
+  LoadOptions o;
+  o.keep_stored = f.dtype.empty();
+  if (!o.keep_stored) o.dtype = parse_dtype(f.dtype);
+  return o;
+}
+
+void apply_threads(const ModelFlags& f, bool inference) {
   int n = f.threads > 0 ? f.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  at::set_num_threads(n);
+  at::set_num_threads(inference ? 1 : n);  // ATen's ops: training's autograd, LoRA terms, samplers
+  pad::set_num_threads(n);  // pad's pool: products, attention
 }
 
 std::shared_ptr<Model> load_model(const ModelFlags& f) {
-  apply_threads(f);
-  return Model::load(f.model, LoadOptions{parse_dtype(f.dtype)});
+  apply_threads(f, /*inference=*/true);
+  auto m = Model::load(f.model, load_options(f));
+  m->set_kv_type(f.kv_type == "f16" ? at::kHalf : f.kv_type == "bf16" ? at::kBFloat16 : at::kFloat);
+  return m;
 }
 
 bool has_tokenizer(const std::string& path) {
@@ -113,7 +127,7 @@ PersRm load_persrm(const PersRmFlags& f, const ModelFlags& model, Model& base,
       rm.bridge->persrm = own;
     }
     rm.form = PersRm::Form::kFull;
-    rm.model = Model::load(f.persrm, LoadOptions{parse_dtype(model.dtype)});
+    rm.model = Model::load(f.persrm, load_options(model));
     const std::string head = f.persrm + "/value_head.safetensors";
     if (std::filesystem::is_directory(f.persrm) && file_exists(head))  // LLaMA-Factory layout (DESIGN §1)
       rm.head = std::make_shared<ValueHead>(ValueHead::load(head, rm.model->config().d_model));

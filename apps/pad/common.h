@@ -19,7 +19,8 @@ namespace pad::cli {
 
 struct ModelFlags {
   std::string model;        // HF directory or .gguf
-  std::string dtype = "f32";  // compute dtype: f32 | bf16
+  std::string dtype;        // "" keeps the stored type (DESIGN §5); f32 | bf16 converts at load
+  std::string kv_type = "f32";  // key/value cache type: f32 | f16 | bf16
   int threads = 0;          // 0 = all cores
 };
 
@@ -41,13 +42,16 @@ struct PromptFlags {
   std::string system;          // optional system message with --chat
 };
 
-void add_runtime_flags(CLI::App& app, ModelFlags& f);  // --dtype, --threads
+void add_runtime_flags(CLI::App& app, ModelFlags& f);  // --dtype, --kv-type, --threads
 void add_model_flags(CLI::App& app, ModelFlags& f);    // -m plus runtime flags
 void add_prompt_flags(CLI::App& app, PromptFlags& f);
 void add_sampling_flags(CLI::App& app, SamplingOptions& s);
 
 at::ScalarType parse_dtype(const std::string& name);
-void apply_threads(const ModelFlags& f);
+LoadOptions load_options(const ModelFlags& f);  // --dtype: stored types unless a conversion is asked for
+// --threads for pad's pool and ATen's. Inference keeps ATen to one thread: pad's pool runs every
+// hot loop, and two thread pools spinning on the same cores slow each other down.
+void apply_threads(const ModelFlags& f, bool inference = false);
 std::shared_ptr<Model> load_model(const ModelFlags& f);
 
 bool has_tokenizer(const std::string& model_path);

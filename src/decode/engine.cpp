@@ -198,7 +198,7 @@ void PadEngine::candidate_logits(const Model& m, const at::Tensor& hidden, bool 
                                  std::vector<float>& dst) const {
   at::Tensor h = head ? persrm_.head->apply(hidden.unsqueeze(0))[0] : hidden;  // [d] f32
   std::vector<int64_t> idx(ids.begin(), ids.end());
-  at::Tensor rows = m.weights().lm_head.index_select(0, at::tensor(idx, at::kLong)).to(at::kFloat);  // [k, d]
+  at::Tensor rows = m.lm_head_rows(idx);  // [k, d] f32
   at::Tensor v = at::mv(rows, h).contiguous();                                                        // [k]
   for (size_t i = 0; i < ids.size(); ++i) dst[ids[i]] = v.data_ptr<float>()[i];
 }
@@ -314,7 +314,7 @@ void PadEngine::run_candidate_jobs(const std::vector<CandidateJob>& jobs, const 
     at::Tensor h = out[m].hidden.index_select(0, at::tensor(rows, at::kLong));  // [J, d] f32
     if (head) h = persrm_.head->apply(h);
     const int64_t n = static_cast<int64_t>(group.size());
-    at::Tensor w = models_[m]->weights().lm_head.index_select(0, at::tensor(ids, at::kLong)).to(at::kFloat);  // [J·k, d]
+    at::Tensor w = models_[m]->lm_head_rows(ids);  // [J·k, d] f32
     at::Tensor v = at::bmm(w.view({n, static_cast<int64_t>(k), -1}), h.unsqueeze(2)).squeeze(2).contiguous();  // [J, k]
     const float* vp = v.data_ptr<float>();
     for (int64_t g = 0; g < n; ++g)

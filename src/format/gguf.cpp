@@ -97,17 +97,28 @@ const char* ggml_type_name(uint32_t type) {
   }
 }
 
-size_t ggml_nbytes(uint32_t type, int64_t n, const std::string& context) {
+size_t ggml_nbytes(uint32_t type, int64_t n, const std::string& context, int64_t row) {
+  int64_t block = 1;
+  size_t bytes = 0;
   switch (static_cast<GgmlType>(type)) {
-    case GgmlType::kF32: return static_cast<size_t>(n) * 4;
+    case GgmlType::kF32: block = 1, bytes = 4; break;
     case GgmlType::kF16:
-    case GgmlType::kBF16: return static_cast<size_t>(n) * 2;
-    case GgmlType::kQ8_0:
-      if (n % 32 != 0) throw_runtime(context, ": q8_0 tensor with ", n, " elements (not a multiple of 32)");
-      return static_cast<size_t>(n / 32) * 34;
+    case GgmlType::kBF16: block = 1, bytes = 2; break;
+    case GgmlType::kQ8_0: block = 32, bytes = 34; break;
+    case GgmlType::kQ4_0: block = 32, bytes = 18; break;
+    case GgmlType::kQ4_K: block = 256, bytes = 144; break;
+    case GgmlType::kQ5_K: block = 256, bytes = 176; break;
+    case GgmlType::kQ6_K: block = 256, bytes = 210; break;
+    default:
+      throw_runtime(context, ": tensor type ", type, " (", ggml_type_name(type),
+                    ") is not supported; pad reads f32, f16, bf16, q8_0, q4_0, q4_K, q5_K and q6_K");
   }
-  throw_runtime(context, ": tensor type ", type, " (", ggml_type_name(type),
-                ") is not supported; pad reads f32, f16, bf16 and q8_0");
+  // Blocks never straddle rows: the innermost dimension must hold whole blocks.
+  const int64_t inner = row > 0 ? row : n;
+  if (inner % block != 0 || n % block != 0)
+    throw_runtime(context, ": ", ggml_type_name(type), " tensor rows of ", inner,
+                  " elements are not a multiple of its block of ", block);
+  return static_cast<size_t>(n / block) * bytes;
 }
 
 GgufFile::GgufFile(const std::string& path) : file_(path) {
@@ -151,10 +162,11 @@ GgufFile::GgufFile(const std::string& path) : file_(path) {
       if (dim == 0 || dim > (1ull << 40)) throw_runtime(path, ": tensor '", t.name, "' has dimension ", dim);
       t.shape[n_dims - 1 - d] = static_cast<int64_t>(dim);
       n_elem *= static_cast<int64_t>(dim);
+      if (n_elem > (int64_t(1) << 46)) throw_runtime(path, ": tensor '", t.name, "' has more than 2^46 elements");
     }
     t.type = r.read<uint32_t>("tensor type");
     t.offset = r.read<uint64_t>("tensor offset");
-    t.nbytes = ggml_nbytes(t.type, n_elem, path + ": tensor '" + t.name + "'");
+    t.nbytes = ggml_nbytes(t.type, n_elem, path + ": tensor '" + t.name + "'", t.shape.back());
     tensor_index_[t.name] = tensors_.size();
     tensors_.push_back(std::move(t));
   }

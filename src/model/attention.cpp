@@ -1,30 +1,38 @@
-// Causal attention over per-slot caches: a threaded dot-product loop for decode rows (one query,
-// where ATen's per-op overhead would dominate), batched matrix products for prefill rows.
+// Causal attention over per-slot caches (see attention.h). Each item is one query position of one
+// head: scores against its visible keys, a softmax, the weighted sum of values. Items are dealt
+// to threads round-robin, so the longer late queries of a prompt spread evenly.
 #include "attention.h"
 
-#include <ATen/Parallel.h>
+#include <c10/util/BFloat16.h>
+#include <c10/util/Half.h>
 
+#include <algorithm>
 #include <cmath>
+
+#include "ops.h"
+#include "pad/util/thread_pool.h"
 
 namespace pad::detail {
 namespace {
 
-float dot(const float* a, const float* b, int64_t n) {
-  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    for (int j = 0; j < 8; ++j) acc[j] += a[i + j] * b[i + j];
-  float s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-  for (; i < n; ++i) s += a[i] * b[i];
-  return s;
-}
+inline float to_f32(float v) { return v; }
+inline float to_f32(c10::Half v) { return static_cast<float>(v); }
+inline float to_f32(c10::BFloat16 v) { return static_cast<float>(v); }
 
-// One query vector against `length` cached positions of one kv head.
-void attend_one(const float* q, const float* k, const float* v, int64_t length, int64_t hd, float scale,
-                float* scores, float* out) {
+// One query against `length` keys/values of one kv head (cache rows of hd elements).
+template <typename KV>
+inline void attend_query(const float* q, const KV* k, const KV* v, int64_t length, int64_t hd, float scale,
+                         float* scores, float* out) {
   float max_score = -INFINITY;
   for (int64_t j = 0; j < length; ++j) {
-    scores[j] = dot(q, k + j * hd, hd) * scale;
+    const KV* kj = k + j * hd;
+    float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int64_t i = 0;
+    for (; i + 8 <= hd; i += 8)
+      for (int u = 0; u < 8; ++u) acc[u] += q[i + u] * to_f32(kj[i + u]);
+    float s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+    for (; i < hd; ++i) s += q[i] * to_f32(kj[i]);
+    scores[j] = s * scale;
     max_score = std::max(max_score, scores[j]);
   }
   float sum = 0;
@@ -32,60 +40,61 @@ void attend_one(const float* q, const float* k, const float* v, int64_t length, 
     scores[j] = std::exp(scores[j] - max_score);
     sum += scores[j];
   }
-  const float inv = 1.0f / sum;
-  for (int64_t d = 0; d < hd; ++d) out[d] = 0;
+  for (int64_t i = 0; i < hd; ++i) out[i] = 0;
   for (int64_t j = 0; j < length; ++j) {
-    const float p = scores[j] * inv;
-    const float* vj = v + j * hd;
-    for (int64_t d = 0; d < hd; ++d) out[d] += p * vj[d];
+    const float p = scores[j];
+    const KV* vj = v + j * hd;
+    for (int64_t i = 0; i < hd; ++i) out[i] += p * to_f32(vj[i]);
   }
+  const float inv = 1.0f / sum;
+  for (int64_t i = 0; i < hd; ++i) out[i] *= inv;
 }
 
-void attend_decode(std::vector<AttentionRow*>& rows, double scale) {
-  if (rows.empty()) return;
-  const int64_t n_head = rows[0]->q.size(1), hd = rows[0]->q.size(2), n_kv = rows[0]->k_cache.size(0);
-  const int64_t group = n_head / n_kv;
-  int64_t max_len = 0;
-  for (auto* r : rows) max_len = std::max(max_len, r->length);
-  const int64_t n_tasks = static_cast<int64_t>(rows.size()) * n_head;
-  at::parallel_for(0, n_tasks, 1, [&](int64_t begin, int64_t end) {
-    std::vector<float> scores(max_len);
-    for (int64_t t = begin; t < end; ++t) {
-      AttentionRow& r = *rows[t / n_head];
-      const int64_t h = t % n_head, kvh = h / group, cap = r.k_cache.size(1);
-      const float* q = r.q.data_ptr<float>() + h * hd;
-      const float* k = r.k_cache.data_ptr<float>() + kvh * cap * hd;
-      const float* v = r.v_cache.data_ptr<float>() + kvh * cap * hd;
-      attend_one(q, k, v, r.length, hd, static_cast<float>(scale), scores.data(), r.out.data_ptr<float>() + h * hd);
-    }
-  });
+PAD_SIMD_CLONES
+void query_f32(const float* q, const void* k, const void* v, int64_t length, int64_t hd, float scale, float* scores,
+               float* out) {
+  attend_query(q, static_cast<const float*>(k), static_cast<const float*>(v), length, hd, scale, scores, out);
 }
-
-void attend_prefill(AttentionRow& r, double scale) {
-  const int64_t n = r.q.size(0), n_head = r.q.size(1), hd = r.q.size(2), n_kv = r.k_cache.size(0);
-  const int64_t group = n_head / n_kv, L = r.length;
-  at::Tensor k = r.k_cache.narrow(1, 0, L);                                   // [n_kv, L, hd]
-  at::Tensor v = r.v_cache.narrow(1, 0, L);                                   // [n_kv, L, hd]
-  at::Tensor q = r.q.view({n, n_kv, group, hd}).permute({1, 2, 0, 3}).reshape({n_kv, group * n, hd});
-  at::Tensor scores = at::bmm(q, k.transpose(1, 2)).mul_(scale).view({n_kv, group, n, L});
-  // Query i sits at absolute position L - n + i and may see positions ≤ that.
-  at::Tensor qpos = at::arange(L - n, L, at::kLong).view({n, 1});
-  at::Tensor kpos = at::arange(0, L, at::kLong).view({1, L});
-  scores.masked_fill_(kpos > qpos, -INFINITY);
-  at::Tensor probs = at::softmax(scores, -1).view({n_kv, group * n, L});
-  at::Tensor out = at::bmm(probs, v).view({n_kv, group, n, hd}).permute({2, 0, 1, 3}).reshape({n, n_head, hd});
-  r.out.copy_(out);
+PAD_SIMD_CLONES
+void query_f16(const float* q, const void* k, const void* v, int64_t length, int64_t hd, float scale, float* scores,
+               float* out) {
+  attend_query(q, static_cast<const c10::Half*>(k), static_cast<const c10::Half*>(v), length, hd, scale, scores, out);
+}
+PAD_SIMD_CLONES
+void query_bf16(const float* q, const void* k, const void* v, int64_t length, int64_t hd, float scale, float* scores,
+                float* out) {
+  attend_query(q, static_cast<const c10::BFloat16*>(k), static_cast<const c10::BFloat16*>(v), length, hd, scale,
+               scores, out);
 }
 
 }  // namespace
 
-void attend(std::vector<AttentionRow>& rows, double scale) {
-  std::vector<AttentionRow*> decode_rows;
-  for (AttentionRow& r : rows) {
-    if (r.q.size(0) == 1) decode_rows.push_back(&r);
-    else attend_prefill(r, scale);
+void attend(const std::vector<AttentionRow>& rows, const AttentionShape& sh) {
+  using QueryFn = void (*)(const float*, const void*, const void*, int64_t, int64_t, float, float*, float*);
+  const QueryFn query = sh.kv_type == at::kHalf ? query_f16 : sh.kv_type == at::kBFloat16 ? query_bf16 : query_f32;
+  const size_t elem = sh.kv_type == at::kFloat ? 4 : 2;
+  const int64_t group = sh.n_head / sh.n_kv;
+  std::vector<int64_t> first_item(rows.size() + 1, 0);  // items of row r: [first_item[r], first_item[r + 1])
+  int64_t max_len = 0;
+  for (size_t r = 0; r < rows.size(); ++r) {
+    first_item[r + 1] = first_item[r] + rows[r].n * sh.n_head;
+    max_len = std::max(max_len, rows[r].length);
   }
-  attend_decode(decode_rows, scale);
+  const int64_t n_items = first_item.back();
+  global_pool().run([&](int thread, int n_threads) {
+    std::vector<float> scores(static_cast<size_t>(max_len));
+    size_t r = 0;
+    for (int64_t item = thread; item < n_items; item += n_threads) {
+      while (item >= first_item[r + 1]) ++r;
+      const AttentionRow& row = rows[r];
+      const int64_t local = item - first_item[r], i = local / sh.n_head, h = local % sh.n_head;
+      const int64_t visible = row.length - row.n + i + 1;
+      const size_t head_offset = static_cast<size_t>((h / group) * row.capacity * sh.hd) * elem;
+      query(row.q + i * row.q_stride + h * sh.hd, static_cast<const uint8_t*>(row.k_cache) + head_offset,
+            static_cast<const uint8_t*>(row.v_cache) + head_offset, visible, sh.hd, sh.scale, scores.data(),
+            row.out + i * row.out_stride + h * sh.hd);
+    }
+  });
 }
 
 }  // namespace pad::detail

@@ -1,32 +1,14 @@
-// The decoder forward: packed rows, fused q/k/v and gate/up products, per-slot caches.
+// The decoder: weights as stored, per-slot caches, the reference path. forward() is in forward.cpp.
 #include "pad/model/model.h"
 
+#include <malloc.h>
+
 #include <algorithm>
-#include <atomic>
 #include <cmath>
 
-#include "attention.h"
-#include "pad/kernels/linear.h"
 #include "pad/util/error.h"
 
 namespace pad {
-namespace {
-
-// pad's kernels exist to beat OpenBLAS's small-batch paths (DESIGN §4). A libtorch built with MKL
-// (the official wheels) was 4× faster than them at batch 1 on a 16-core machine, so there they stay off.
-std::atomic<bool> g_small_batch_kernels{!at::hasMKL()};
-
-// x [T, K] f32 · w [N, K]ᵀ (+ b) → [T, N] f32, through the small-batch kernels (or at::linear when
-// they are switched off, for comparison).
-at::Tensor project(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) {
-  c10::optional<at::Tensor> bias = b.defined() ? c10::optional<at::Tensor>(b) : c10::nullopt;
-  if (g_small_batch_kernels) return kernels::linear(x, w, bias);
-  return kernels::detail::linear_with_max_rows(x, w, bias, 0);
-}
-
-}  // namespace
-
-void set_small_batch_kernels(bool enabled) { g_small_batch_kernels = enabled; }
 
 at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps) {
   at::Tensor var = x.pow(2).mean(-1, /*keepdim=*/true);
@@ -71,23 +53,111 @@ at::Tensor rope_inv_freq(const ModelConfig& c, const at::Tensor& freq_factors) {
 Model::Model(ModelConfig config, ModelWeights weights, std::string name)
     : config_(std::move(config)), weights_(std::move(weights)), name_(std::move(name)) {
   for (LayerWeights& l : weights_.layers) {
-    // Fuse the products that share an input; keep the per-module tensors as views of the fused ones.
-    at::Tensor qkv = at::cat({l.wq, l.wk, l.wv}, 0).contiguous();
-    const int64_t q = l.wq.size(0), kv = l.wk.size(0);
-    l.wq = qkv.narrow(0, 0, q);
-    l.wk = qkv.narrow(0, q, kv);
-    l.wv = qkv.narrow(0, q + kv, kv);
+    // Float layers: fuse the products that share an input; the per-module tensors become views of
+    // the fused ones (training's leaves). Quantized layers keep their stored matrices apart.
+    at::Tensor qkv, gate_up;
+    if (l.wq.defined() && l.wk.defined() && l.wv.defined() && l.wq.scalar_type() == l.wk.scalar_type() &&
+        l.wk.scalar_type() == l.wv.scalar_type()) {
+      qkv = at::cat({l.wq, l.wk, l.wv}, 0).contiguous();
+      const int64_t q = l.wq.size(0), kv = l.wk.size(0);
+      l.wq = qkv.narrow(0, 0, q);
+      l.wk = qkv.narrow(0, q, kv);
+      l.wv = qkv.narrow(0, q + kv, kv);
+    }
+    if (l.w_gate.defined() && l.w_up.defined() && l.w_gate.scalar_type() == l.w_up.scalar_type()) {
+      gate_up = at::cat({l.w_gate, l.w_up}, 0).contiguous();
+      l.w_gate = gate_up.narrow(0, 0, config_.d_ff);
+      l.w_up = gate_up.narrow(0, config_.d_ff, config_.d_ff);
+    }
     wqkv_.push_back(qkv);
     bqkv_.push_back(l.bq.defined() ? at::cat({l.bq, l.bk, l.bv}, 0).contiguous() : at::Tensor());
-    at::Tensor gate_up = at::cat({l.w_gate, l.w_up}, 0).contiguous();
-    l.w_gate = gate_up.narrow(0, 0, config_.d_ff);
-    l.w_up = gate_up.narrow(0, config_.d_ff, config_.d_ff);
     w_gate_up_.push_back(gate_up);
   }
   inv_freq_ = rope_inv_freq(config_, weights_.rope_freq_factors);
+  build_projections();
+#if defined(__GLIBC__)
+  // The loader's per-tensor copies were freed after fusing; hand their heap pages back so resident
+  // memory is the weights, not the weights twice.
+  malloc_trim(0);
+#endif
+}
+
+namespace {
+// The stored matrix of one module: the loader's quantized one, else a view of the float tensor.
+kernels::WeightMatrix stored_or_view(const kernels::WeightMatrix& stored, const at::Tensor& t) {
+  if (stored.defined()) return stored;
+  PAD_CHECK(t.defined(), "weight is neither stored nor a tensor");
+  return kernels::WeightMatrix::from_tensor(t.contiguous());
+}
+}  // namespace
+
+void Model::build_projections() {
+  proj_.clear();
+  for (size_t i = 0; i < weights_.layers.size(); ++i) {
+    const LayerWeights& l = weights_.layers[i];
+    const StoredMatrices& s = l.stored;
+    LayerProjections p;
+    auto one = [](kernels::WeightMatrix m) { return Projection{{m}, m.n}; };
+    if (wqkv_[i].defined()) {
+      p.qkv = one(kernels::WeightMatrix::from_tensor(wqkv_[i]));
+    } else {
+      p.qkv.parts = {stored_or_view(s.wq, l.wq), stored_or_view(s.wk, l.wk), stored_or_view(s.wv, l.wv)};
+      for (const auto& m : p.qkv.parts) p.qkv.n_out += m.n;
+    }
+    if (w_gate_up_[i].defined()) {
+      p.gate_up = one(kernels::WeightMatrix::from_tensor(w_gate_up_[i]));
+    } else {
+      p.gate_up.parts = {stored_or_view(s.w_gate, l.w_gate), stored_or_view(s.w_up, l.w_up)};
+      p.gate_up.n_out = 2 * config_.d_ff;
+    }
+    p.o = one(stored_or_view(s.wo, l.wo));
+    p.down = one(stored_or_view(s.w_down, l.w_down));
+    proj_.push_back(std::move(p));
+  }
+  embed_ = stored_or_view(weights_.embed_stored, weights_.embed);
+  lm_head_ = config_.tie_embeddings ? embed_ : stored_or_view(weights_.lm_head_stored, weights_.lm_head);
+}
+
+std::string Model::weight_types() const {
+  std::string out;
+  auto note = [&](const kernels::WeightMatrix& m) {
+    const std::string n = kernels::wtype_name(m.type);
+    if (("," + out + ",").find("," + n + ",") == std::string::npos) out += (out.empty() ? "" : ",") + n;
+  };
+  for (const LayerProjections& p : proj_)
+    for (const Projection* q : {&p.qkv, &p.o, &p.gate_up, &p.down})
+      for (const auto& m : q->parts) note(m);
+  note(lm_head_);
+  return out;
+}
+
+size_t Model::weight_bytes() const {
+  size_t bytes = lm_head_.nbytes();
+  for (const LayerProjections& p : proj_)
+    for (const Projection* q : {&p.qkv, &p.o, &p.gate_up, &p.down})
+      for (const auto& m : q->parts) bytes += m.nbytes();
+  return bytes;
+}
+
+void Model::set_kv_type(at::ScalarType type) {
+  if (type != at::kFloat && type != at::kHalf && type != at::kBFloat16)
+    throw_invalid("key/value cache type must be f32, f16 or bf16");
+  for (const SlotCache& s : slots_)
+    if (s.capacity > 0) throw_invalid("set_kv_type: the cache type can only change before any slot holds tokens");
+  kv_type_ = type;
+}
+
+at::Tensor Model::lm_head_rows(const std::vector<int64_t>& ids) const { return lm_head_.gather_rows(ids); }
+
+at::Tensor Model::embed_rows(const std::vector<int64_t>& ids) const {
+  if (weights_.embed.defined()) return weights_.embed.index_select(0, at::tensor(ids, at::kLong)).to(at::kFloat).contiguous();
+  return embed_.gather_rows(ids);
 }
 
 std::vector<at::Tensor> Model::enable_training() {
+  if (weights_.quantized())
+    throw_invalid(name_, ": training needs float weights, but this model keeps quantized ones (", weight_types(),
+                  "); load it with a float dtype");
   std::vector<at::Tensor> params = {weights_.embed};
   weights_.embed.requires_grad_(true);
   for (size_t l = 0; l < weights_.layers.size(); ++l) {
@@ -219,8 +289,8 @@ void Model::reserve(SlotCache& cache, int64_t needed) {
   const int64_t cap = std::max({needed, 2 * cache.capacity, int64_t{32}});
   const int64_t n_kv = config_.n_kv_head, hd = config_.head_dim;
   for (int64_t l = 0; l < config_.n_layer; ++l) {
-    at::Tensor k = at::empty({n_kv, cap, hd}, at::kFloat);  // [n_kv, cap, hd] f32
-    at::Tensor v = at::empty({n_kv, cap, hd}, at::kFloat);
+    at::Tensor k = at::empty({n_kv, cap, hd}, kv_type_);  // [n_kv, cap, hd] kv_type_
+    at::Tensor v = at::empty({n_kv, cap, hd}, kv_type_);
     if (cache.length > 0) {
       k.narrow(1, 0, cache.length).copy_(cache.k[l].narrow(1, 0, cache.length));
       v.narrow(1, 0, cache.length).copy_(cache.v[l].narrow(1, 0, cache.length));
@@ -236,106 +306,26 @@ void Model::reserve(SlotCache& cache, int64_t needed) {
   cache.capacity = cap;
 }
 
-at::Tensor Model::rope_angles(const at::Tensor& positions) const {
-  return positions.to(at::kFloat).unsqueeze(1) * inv_freq_.unsqueeze(0);  // [T, hd/2]
-}
-
-ForwardOutput Model::forward(const std::vector<Row>& rows, bool want_logits) {
-  if (rows.empty()) throw_invalid("forward: no rows");
-  const ModelConfig& c = config_;
-  std::vector<int64_t> ids, positions, row_start;
-  std::vector<bool> seen(slots_.size(), false);
-  for (const Row& r : rows) {
-    SlotCache& s = slot_ref(r.slot);
-    if (seen[r.slot]) throw_invalid("forward: slot ", r.slot, " appears in more than one row");
-    seen[r.slot] = true;
-    if (r.tokens.empty()) throw_invalid("forward: row for slot ", r.slot, " has no tokens");
-    if (r.adapter >= static_cast<int>(adapters_.size())) throw_invalid("forward: no LoRA adapter with id ", r.adapter);
-    row_start.push_back(static_cast<int64_t>(ids.size()));
-    for (size_t j = 0; j < r.tokens.size(); ++j) {
-      if (r.tokens[j] < 0 || r.tokens[j] >= c.n_vocab)
-        throw_invalid("forward: token id ", r.tokens[j], " is outside the vocabulary [0, ", c.n_vocab, ")");
-      ids.push_back(r.tokens[j]);
-      positions.push_back(s.length + static_cast<int64_t>(j));
-    }
-    reserve(s, s.length + static_cast<int64_t>(r.tokens.size()));
-  }
-  row_start.push_back(static_cast<int64_t>(ids.size()));
-  const int64_t T = static_cast<int64_t>(ids.size()), hd = c.head_dim;
-  const int64_t q_dim = c.n_head * hd, kv_dim = c.n_kv_head * hd;
-  at::Tensor id_t = at::tensor(ids, at::kLong);                          // [T]
-  at::Tensor angles = rope_angles(at::tensor(positions, at::kLong));     // [T, hd/2]
-  at::Tensor cos = angles.cos(), sin = angles.sin();
-  at::Tensor x = weights_.embed.index_select(0, id_t).to(at::kFloat);    // [T, d] f32
-  const double scale = 1.0 / std::sqrt(static_cast<double>(hd));
-  const bool any_adapter = std::any_of(rows.begin(), rows.end(), [](const Row& r) { return r.adapter >= 0; });
-
-  for (int64_t l = 0; l < c.n_layer; ++l) {
-    const LayerWeights& w = weights_.layers[l];
-    at::Tensor h = rms_norm(x, w.attn_norm, c.rms_norm_eps);
-    at::Tensor qkv = project(h, wqkv_[l], bqkv_[l]);                    // [T, q_dim + 2·kv_dim]
-    if (any_adapter) add_lora(qkv, h, rows, row_start, l, {{"q_proj", 0}, {"k_proj", q_dim}, {"v_proj", q_dim + kv_dim}});
-    at::Tensor q = apply_rope(qkv.narrow(1, 0, q_dim).view({T, c.n_head, hd}), cos, sin).contiguous();
-    at::Tensor k = apply_rope(qkv.narrow(1, q_dim, kv_dim).reshape({T, c.n_kv_head, hd}), cos, sin);
-    at::Tensor v = qkv.narrow(1, q_dim + kv_dim, kv_dim).reshape({T, c.n_kv_head, hd});
-    at::Tensor attn = at::empty({T, c.n_head, hd}, at::kFloat);         // [T, n_head, hd]
-    std::vector<detail::AttentionRow> work(rows.size());
-    for (size_t r = 0; r < rows.size(); ++r) {
-      SlotCache& s = slots_[rows[r].slot];
-      const int64_t n = row_start[r + 1] - row_start[r];
-      s.k[l].narrow(1, s.length, n).copy_(k.narrow(0, row_start[r], n).transpose(0, 1));
-      s.v[l].narrow(1, s.length, n).copy_(v.narrow(0, row_start[r], n).transpose(0, 1));
-      work[r] = {q.narrow(0, row_start[r], n), s.k[l], s.v[l], s.length + n, attn.narrow(0, row_start[r], n)};
-    }
-    detail::attend(work, scale);
-    at::Tensor attn_flat = attn.view({T, q_dim});
-    at::Tensor o = project(attn_flat, w.wo, at::Tensor());               // [T, d]
-    if (any_adapter) add_lora(o, attn_flat, rows, row_start, l, {{"o_proj", 0}});
-    x = x + o;
-    h = rms_norm(x, w.ffn_norm, c.rms_norm_eps);
-    at::Tensor gu = project(h, w_gate_up_[l], at::Tensor());             // [T, 2·d_ff]
-    if (any_adapter) add_lora(gu, h, rows, row_start, l, {{"gate_proj", 0}, {"up_proj", c.d_ff}});
-    at::Tensor act = at::silu(gu.narrow(1, 0, c.d_ff)) * gu.narrow(1, c.d_ff, c.d_ff);
-    at::Tensor down = project(act, w.w_down, at::Tensor());              // [T, d]
-    if (any_adapter) add_lora(down, act, rows, row_start, l, {{"down_proj", 0}});
-    x = x + down;
-  }
-  for (size_t r = 0; r < rows.size(); ++r) slots_[rows[r].slot].length += row_start[r + 1] - row_start[r];
-
-  std::vector<int64_t> pick;
-  ForwardOutput out;
-  for (size_t r = 0; r < rows.size(); ++r) {
-    out.row_begin.push_back(static_cast<int64_t>(pick.size()));
-    if (rows[r].all_logits) {
-      for (int64_t i = row_start[r]; i < row_start[r + 1]; ++i) pick.push_back(i);
-    } else {
-      pick.push_back(row_start[r + 1] - 1);
-    }
-  }
-  out.row_begin.push_back(static_cast<int64_t>(pick.size()));
-  at::Tensor sel = static_cast<int64_t>(pick.size()) == T ? x : x.index_select(0, at::tensor(pick, at::kLong));
-  out.hidden = rms_norm(sel, weights_.final_norm, c.rms_norm_eps);
-  if (want_logits) out.logits = logits_from_hidden(out.hidden);
-  return out;
-}
-
-at::Tensor Model::logits_from_hidden(const at::Tensor& hidden) const {
-  return project(hidden, weights_.lm_head, at::Tensor());
-}
-
 at::Tensor Model::hidden_sequence(const at::Tensor& tokens, at::ScalarType ct, const LoraAdapter* lora) const {
   const ModelConfig& c = config_;
   const int64_t B = tokens.size(0), T = tokens.size(1), hd = c.head_dim, group = c.n_head / c.n_kv_head;
   at::Tensor angles = at::arange(T, at::kLong).to(ct).unsqueeze(1) * inv_freq_.to(ct).unsqueeze(0);
   at::Tensor cos = angles.cos(), sin = angles.sin();                             // [T, hd/2]
-  at::Tensor x = weights_.embed.index_select(0, tokens.reshape({-1})).to(ct).view({B, T, c.d_model});
+  // Quantized models run the reference on their dequantized weights.
+  auto dense = [](const at::Tensor& t, const kernels::WeightMatrix& m) { return t.defined() ? t : m.dequantize(); };
+  const at::Tensor embed = dense(weights_.embed, embed_);
+  at::Tensor x = embed.index_select(0, tokens.reshape({-1})).to(ct).view({B, T, c.d_model});
   at::Tensor causal = at::ones({T, T}, at::kBool).triu(1);                       // true = masked
   auto lin = [ct](const at::Tensor& a, const at::Tensor& w, const at::Tensor& b) {
     at::Tensor y = at::matmul(a, w.to(ct).t());
     return b.defined() ? y + b.to(ct) : y;
   };
   for (size_t l = 0; l < weights_.layers.size(); ++l) {
-    const LayerWeights& w = weights_.layers[l];
+    const LayerWeights& lw = weights_.layers[l];
+    LayerWeights w = lw;  // float views (dequantized copies for stored matrices)
+    w.wq = dense(lw.wq, lw.stored.wq), w.wk = dense(lw.wk, lw.stored.wk), w.wv = dense(lw.wv, lw.stored.wv);
+    w.wo = dense(lw.wo, lw.stored.wo), w.w_gate = dense(lw.w_gate, lw.stored.w_gate);
+    w.w_up = dense(lw.w_up, lw.stored.w_up), w.w_down = dense(lw.w_down, lw.stored.w_down);
     // Base projection plus, when an adapter is given, its low-rank term (x·Aᵀ)·Bᵀ.
     auto proj = [&](const at::Tensor& a, const at::Tensor& W, const at::Tensor& b, const char* module) {
       at::Tensor y = lin(a, W, b);
@@ -363,7 +353,8 @@ at::Tensor Model::hidden_sequence(const at::Tensor& tokens, at::ScalarType ct, c
 }
 
 at::Tensor Model::forward_sequence(const at::Tensor& tokens, at::ScalarType ct, const LoraAdapter* lora) const {
-  return at::matmul(hidden_sequence(tokens, ct, lora), weights_.lm_head.to(ct).t());
+  const at::Tensor head = weights_.lm_head.defined() ? weights_.lm_head : lm_head_.dequantize();
+  return at::matmul(hidden_sequence(tokens, ct, lora), head.to(ct).t());
 }
 
 }  // namespace pad

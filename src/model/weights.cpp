@@ -1,7 +1,8 @@
 // Loading decoder weights: safetensors (HF names) or GGUF (llama.cpp names, permuted q/k undone,
-// q8_0 dequantized), each checked against the shapes the config implies.
+// quantized types kept as stored or dequantized), each checked against the shapes the config implies.
 #include "pad/model/weights.h"
 
+#include <cstring>
 #include <filesystem>
 #include <functional>
 #include <optional>
@@ -31,37 +32,59 @@ at::ScalarType to_scalar(DType t) {
 
 // Fetches one tensor by its Hugging Face name, as f32 or the stored float type; nullopt when absent.
 using Fetch = std::function<std::optional<at::Tensor>(const std::string& hf_name)>;
+// Fetches one matrix in its stored quantized type; nullopt when absent or stored as a float type.
+using FetchStored = std::function<std::optional<kernels::WeightMatrix>(const std::string& hf_name)>;
 
-at::Tensor dequantize_q8_0(const uint8_t* data, int64_t n) {
-  at::Tensor out = at::empty({n}, at::kFloat);  // [n] f32
-  float* dst = out.data_ptr<float>();
-  const int64_t n_blocks = n / 32;
-  for (int64_t b = 0; b < n_blocks; ++b) {
-    const uint8_t* block = data + b * 34;
-    uint16_t half_bits;
-    std::memcpy(&half_bits, block, 2);
-    const float scale = static_cast<float>(c10::Half(half_bits, c10::Half::from_bits()));
-    const auto* q = reinterpret_cast<const int8_t*>(block + 2);
-    for (int i = 0; i < 32; ++i) dst[b * 32 + i] = scale * static_cast<float>(q[i]);
-  }
-  return out;
+bool is_quantized_ggml(uint32_t type) {
+  return type != static_cast<uint32_t>(GgmlType::kF32) && type != static_cast<uint32_t>(GgmlType::kF16) &&
+         type != static_cast<uint32_t>(GgmlType::kBF16);
 }
 
-at::Tensor gguf_tensor(const GgufTensor& t) {
+// A 2-D GGUF tensor's bytes as a WeightMatrix over the memory map (no copy); `file` stays alive
+// as long as the matrix does.
+kernels::WeightMatrix gguf_matrix(const GgufTensor& t, const std::shared_ptr<GgufFile>& file) {
+  if (t.shape.size() != 2) throw_runtime(file->path(), ": tensor '", t.name, "' has ", t.shape.size(), " dimensions, expected 2");
+  auto type = static_cast<kernels::WType>(t.type);
+  at::Tensor owner = at::from_blob(const_cast<uint8_t*>(t.data), {static_cast<int64_t>(t.nbytes)},
+                                   [file](void*) {}, at::TensorOptions(at::kByte));
+  return kernels::WeightMatrix::from_bytes(type, t.shape[0], t.shape[1], t.data, owner);
+}
+
+// A GGUF tensor as a float tensor: f32/bf16 as stored (f16 too when `keep_float16`, else widened
+// to f32), quantized types dequantized to f32.
+at::Tensor gguf_tensor(const GgufTensor& t, bool keep_float16 = false) {
   switch (static_cast<GgmlType>(t.type)) {
     case GgmlType::kF32:
       return at::from_blob(const_cast<uint8_t*>(t.data), t.shape, at::kFloat).clone();
-    case GgmlType::kF16:
-      return at::from_blob(const_cast<uint8_t*>(t.data), t.shape, at::kHalf).to(at::kFloat);
+    case GgmlType::kF16: {
+      at::Tensor h = at::from_blob(const_cast<uint8_t*>(t.data), t.shape, at::kHalf);
+      return keep_float16 ? h.clone() : h.to(at::kFloat);
+    }
     case GgmlType::kBF16:
       return at::from_blob(const_cast<uint8_t*>(t.data), t.shape, at::kBFloat16).clone();
-    case GgmlType::kQ8_0: {
-      int64_t n = 1;
-      for (int64_t d : t.shape) n *= d;
-      return dequantize_q8_0(t.data, n).reshape(t.shape);
-    }
+    default: break;
   }
-  throw_runtime("tensor '", t.name, "' has unsupported type ", ggml_type_name(t.type));
+  if (!is_quantized_ggml(t.type) || !kernels::is_known_wtype(t.type))
+    throw_runtime("tensor '", t.name, "' has unsupported type ", ggml_type_name(t.type));
+  const int64_t k = t.shape.back(), n = static_cast<int64_t>(t.nbytes / kernels::row_bytes(static_cast<kernels::WType>(t.type), k));
+  kernels::WeightMatrix m = kernels::WeightMatrix::from_bytes(static_cast<kernels::WType>(t.type), n, k, t.data, at::Tensor());
+  return m.dequantize().reshape(t.shape);
+}
+
+// The source row of each row after undoing llama.cpp's q/k permutation (see unpermute_qk).
+std::vector<int64_t> unpermuted_row_order(int64_t rows, int64_t n_heads) {
+  at::Tensor order = at::arange(rows, at::kLong).reshape({n_heads, rows / n_heads / 2, 2}).transpose(1, 2).reshape({-1}).contiguous();
+  return std::vector<int64_t>(order.data_ptr<int64_t>(), order.data_ptr<int64_t>() + rows);
+}
+
+// Rows of a stored matrix in a new order (a copy): row i of the result is row order[i] of m.
+kernels::WeightMatrix reorder_rows(const kernels::WeightMatrix& m, const std::vector<int64_t>& order) {
+  const size_t stride = m.row_stride();
+  at::Tensor bytes = at::empty({m.n, static_cast<int64_t>(stride)}, at::kByte);  // [n, row bytes] u8
+  uint8_t* dst = bytes.data_ptr<uint8_t>();
+  for (int64_t i = 0; i < m.n; ++i) std::memcpy(dst + i * stride, m.data + order[i] * stride, stride);
+  release_mapped_pages(m.data, m.nbytes());  // the copy replaces the mapped rows
+  return kernels::WeightMatrix::from_bytes(m.type, m.n, m.k, dst, bytes);
 }
 
 // llama.cpp's converter permutes q/k rows so that rotary pairs are adjacent (interleaved rope);
@@ -100,45 +123,66 @@ std::string gguf_name(const std::string& hf) {
 struct Source {
   std::string origin;
   Fetch fetch;
+  FetchStored fetch_stored;  // null: the source stores float types only
 };
 
-at::Tensor require(const Source& src, const std::string& name, std::vector<int64_t> expected, at::ScalarType dtype) {
+// `dtype` converts the tensor; nullopt keeps the stored float type.
+at::Tensor require(const Source& src, const std::string& name, std::vector<int64_t> expected,
+                   std::optional<at::ScalarType> dtype) {
   std::optional<at::Tensor> t = src.fetch(name);
   if (!t) throw_runtime(src.origin, ": missing tensor '", name, "'");
   if (t->sizes().vec() != expected)
     throw_runtime(src.origin, ": tensor '", name, "' has shape ", shape_str(t->sizes()), " but the config implies ",
                   shape_str(expected));
-  return t->to(dtype).contiguous();
+  return dtype ? t->to(*dtype).contiguous() : t->contiguous();
 }
 
-ModelWeights assemble(const ModelConfig& c, const Source& src, at::ScalarType dtype) {
+// One large matrix: its stored quantized form into `stored` when the options keep it, else a float
+// tensor into `tensor`.
+void require_matrix(const Source& src, const std::string& name, int64_t rows, int64_t cols, const LoadOptions& opt,
+                    at::Tensor& tensor, kernels::WeightMatrix& stored) {
+  if (opt.keep_stored && src.fetch_stored) {
+    if (std::optional<kernels::WeightMatrix> m = src.fetch_stored(name)) {
+      if (m->n != rows || m->k != cols)
+        throw_runtime(src.origin, ": tensor '", name, "' has shape [", m->n, ", ", m->k, "] but the config implies [",
+                      rows, ", ", cols, "]");
+      stored = *m;
+      return;
+    }
+  }
+  tensor = require(src, name, {rows, cols}, opt.keep_stored ? std::nullopt : std::optional<at::ScalarType>(opt.dtype));
+}
+
+ModelWeights assemble(const ModelConfig& c, const Source& src, const LoadOptions& opt) {
   ModelWeights w;
   const int64_t d = c.d_model, q_dim = c.n_head * c.head_dim, kv_dim = c.n_kv_head * c.head_dim;
-  w.embed = require(src, "model.embed_tokens.weight", {c.n_vocab, d}, dtype);
+  require_matrix(src, "model.embed_tokens.weight", c.n_vocab, d, opt, w.embed, w.embed_stored);
   for (int64_t i = 0; i < c.n_layer; ++i) {
     const std::string p = "model.layers." + std::to_string(i) + ".";
     LayerWeights l;
+    StoredMatrices& s = l.stored;
     l.attn_norm = require(src, p + "input_layernorm.weight", {d}, at::kFloat);
-    l.wq = require(src, p + "self_attn.q_proj.weight", {q_dim, d}, dtype);
-    l.wk = require(src, p + "self_attn.k_proj.weight", {kv_dim, d}, dtype);
-    l.wv = require(src, p + "self_attn.v_proj.weight", {kv_dim, d}, dtype);
+    require_matrix(src, p + "self_attn.q_proj.weight", q_dim, d, opt, l.wq, s.wq);
+    require_matrix(src, p + "self_attn.k_proj.weight", kv_dim, d, opt, l.wk, s.wk);
+    require_matrix(src, p + "self_attn.v_proj.weight", kv_dim, d, opt, l.wv, s.wv);
     if (c.attn_bias) {
       l.bq = require(src, p + "self_attn.q_proj.bias", {q_dim}, at::kFloat);
       l.bk = require(src, p + "self_attn.k_proj.bias", {kv_dim}, at::kFloat);
       l.bv = require(src, p + "self_attn.v_proj.bias", {kv_dim}, at::kFloat);
     }
-    l.wo = require(src, p + "self_attn.o_proj.weight", {d, q_dim}, dtype);
+    require_matrix(src, p + "self_attn.o_proj.weight", d, q_dim, opt, l.wo, s.wo);
     l.ffn_norm = require(src, p + "post_attention_layernorm.weight", {d}, at::kFloat);
-    l.w_gate = require(src, p + "mlp.gate_proj.weight", {c.d_ff, d}, dtype);
-    l.w_up = require(src, p + "mlp.up_proj.weight", {c.d_ff, d}, dtype);
-    l.w_down = require(src, p + "mlp.down_proj.weight", {d, c.d_ff}, dtype);
+    require_matrix(src, p + "mlp.gate_proj.weight", c.d_ff, d, opt, l.w_gate, s.w_gate);
+    require_matrix(src, p + "mlp.up_proj.weight", c.d_ff, d, opt, l.w_up, s.w_up);
+    require_matrix(src, p + "mlp.down_proj.weight", d, c.d_ff, opt, l.w_down, s.w_down);
     w.layers.push_back(std::move(l));
   }
   w.final_norm = require(src, "model.norm.weight", {d}, at::kFloat);
   if (c.tie_embeddings) {
     w.lm_head = w.embed;
+    w.lm_head_stored = w.embed_stored;
   } else {
-    w.lm_head = require(src, "lm_head.weight", {c.n_vocab, d}, dtype);
+    require_matrix(src, "lm_head.weight", c.n_vocab, d, opt, w.lm_head, w.lm_head_stored);
   }
   return w;
 }
@@ -163,7 +207,7 @@ LoadedModel load_safetensors_dir(const std::string& dir, const LoadOptions& opt)
                if (t == nullptr) return std::nullopt;
                return at::from_blob(const_cast<uint8_t*>(t->data), t->shape, to_scalar(t->dtype)).clone();
              }};
-  m.weights = assemble(m.config, src, opt.dtype);
+  m.weights = assemble(m.config, src, opt);
   return m;
 }
 
@@ -181,19 +225,31 @@ LoadedModel load_gguf(const std::string& path, const LoadOptions& opt) {
   m.file_dtype = types;
   const bool permuted = m.config.arch == Arch::kLlama;
   const ModelConfig c = m.config;
-  Source src{path, [g, permuted, c](const std::string& hf) -> std::optional<at::Tensor> {
+  const bool keep = opt.keep_stored;
+  // q/k rows of the llama architecture come permuted (see unpermute_qk): n heads of this matrix.
+  auto qk_heads = [permuted, c](const std::string& hf, int64_t rows) -> int64_t {
+    if (!permuted) return 0;
+    if (hf.find("q_proj.weight") != std::string::npos && rows == c.n_head * c.head_dim) return c.n_head;
+    if (hf.find("k_proj.weight") != std::string::npos && rows == c.n_kv_head * c.head_dim) return c.n_kv_head;
+    return 0;
+  };
+  Source src{path,
+             [g, keep, qk_heads](const std::string& hf) -> std::optional<at::Tensor> {
                const GgufTensor* t = g->find_tensor(gguf_name(hf));
                if (t == nullptr) return std::nullopt;
-               at::Tensor x = gguf_tensor(*t);
-               if (permuted && hf.find("q_proj.weight") != std::string::npos && x.dim() == 2 &&
-                   x.size(0) == c.n_head * c.head_dim)
-                 x = unpermute_qk(x, c.n_head);
-               if (permuted && hf.find("k_proj.weight") != std::string::npos && x.dim() == 2 &&
-                   x.size(0) == c.n_kv_head * c.head_dim)
-                 x = unpermute_qk(x, c.n_kv_head);
+               at::Tensor x = gguf_tensor(*t, keep);
+               if (x.dim() == 2)
+                 if (int64_t heads = qk_heads(hf, x.size(0))) x = unpermute_qk(x, heads);
                return x;
+             },
+             [g, qk_heads](const std::string& hf) -> std::optional<kernels::WeightMatrix> {
+               const GgufTensor* t = g->find_tensor(gguf_name(hf));
+               if (t == nullptr || !is_quantized_ggml(t->type) || t->shape.size() != 2) return std::nullopt;
+               kernels::WeightMatrix m = gguf_matrix(*t, g);
+               if (int64_t heads = qk_heads(hf, m.n)) m = reorder_rows(m, unpermuted_row_order(m.n, heads));
+               return m;
              }};
-  m.weights = assemble(m.config, src, opt.dtype);
+  m.weights = assemble(m.config, src, opt);
   if (const GgufTensor* f = g->find_tensor("rope_freqs.weight")) {
     at::Tensor factors = gguf_tensor(*f).to(at::kFloat).reshape({-1});
     if (factors.size(0) != c.head_dim / 2)

@@ -17,7 +17,9 @@ enum class GgufType : uint32_t {
 };
 
 // The ggml tensor types pad can read (others are refused by name at load).
-enum class GgmlType : uint32_t { kF32 = 0, kF16 = 1, kQ8_0 = 8, kBF16 = 30 };
+enum class GgmlType : uint32_t {
+  kF32 = 0, kF16 = 1, kQ4_0 = 2, kQ8_0 = 8, kQ4_K = 12, kQ5_K = 13, kQ6_K = 14, kBF16 = 30,
+};
 
 const char* ggml_type_name(uint32_t type);
 
@@ -92,7 +94,9 @@ struct GgufTensorBytes {
 void write_gguf(const std::string& path, const std::map<std::string, GgufValue>& metadata,
                 const std::vector<GgufTensorBytes>& tensors);
 
-// Bytes used by `n` elements of a ggml type; throws for types pad does not read.
-size_t ggml_nbytes(uint32_t type, int64_t n, const std::string& context);
+// Bytes used by `n` elements of a ggml type whose rows (innermost dimension) hold `row` elements
+// (0: one row of n); throws, naming `context`, for types pad does not read and for rows that are
+// not whole blocks.
+size_t ggml_nbytes(uint32_t type, int64_t n, const std::string& context, int64_t row = 0);
 
 }  // namespace pad

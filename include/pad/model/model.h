@@ -36,7 +36,15 @@ class Model {
   const ModelConfig& config() const { return config_; }
   const ModelWeights& weights() const { return weights_; }
   const std::string& name() const { return name_; }
-  at::ScalarType dtype() const { return weights_.embed.scalar_type(); }
+  // Float type of the weights for the reference and training paths (f32 when stored quantized).
+  at::ScalarType dtype() const { return weights_.embed.defined() ? weights_.embed.scalar_type() : at::kFloat; }
+  // "f32", "bf16", "q4_K,q6_K", ...: the stored types of the large matrices, for `pad info` and benchmarks.
+  std::string weight_types() const;
+  size_t weight_bytes() const;  // bytes of the large matrices as stored (what one decode step reads)
+
+  // Element type of the key/value caches: f32 (default), f16 or bf16. Set before any slot exists.
+  void set_kv_type(at::ScalarType type);
+  at::ScalarType kv_type() const { return kv_type_; }
 
   // Key/value cache slots. Ids are small integers, reused after free_slot.
   int create_slot();
@@ -57,6 +65,8 @@ class Model {
 
   // lm_head applied to final-norm hidden states: [P, d] f32 → [P, V] f32.
   at::Tensor logits_from_hidden(const at::Tensor& hidden) const;
+  // Rows `ids` of lm_head as f32 [ids.size(), d] (PAD scores candidates by their dot products).
+  at::Tensor lm_head_rows(const std::vector<int64_t>& ids) const;
 
   // Reference path: whole sequences, no cache, plain ATen ops (differentiable).
   // tokens: [B, T] int64 → final-norm hidden [B, T, d] in `precision` (f32, or f64 as a numerical oracle).
@@ -72,8 +82,20 @@ class Model {
   std::vector<at::Tensor> enable_training();
 
  private:
+  // One product whose output columns come from one or more stored matrices, side by side.
+  struct Projection {
+    std::vector<kernels::WeightMatrix> parts;
+    int64_t n_out = 0;
+  };
+  struct LayerProjections {
+    Projection qkv, o, gate_up, down;
+  };
+  void project(const at::Tensor& x, const Projection& p, const at::Tensor& bias, at::Tensor& y) const;
+  at::Tensor embed_rows(const std::vector<int64_t>& ids) const;  // [T, d] f32
+  void build_projections();
+
   struct SlotCache {
-    std::vector<at::Tensor> k, v;  // per layer [n_kv, capacity, hd] f32
+    std::vector<at::Tensor> k, v;  // per layer [n_kv, capacity, hd] kv_type_
     int64_t length = 0;
     int64_t capacity = 0;
     bool in_use = false;
@@ -81,7 +103,6 @@ class Model {
   SlotCache& slot_ref(int slot);
   const SlotCache& slot_ref(int slot) const;
   void reserve(SlotCache& cache, int64_t needed);
-  at::Tensor rope_angles(const at::Tensor& positions) const;  // [T] int64 → [T, hd/2] f32
 
   ModelConfig config_;
   ModelWeights weights_;
@@ -89,6 +110,9 @@ class Model {
   std::vector<at::Tensor> wqkv_;     // per layer [q_dim + 2·kv_dim, d]: one product for q, k and v
   std::vector<at::Tensor> bqkv_;     // per layer [q_dim + 2·kv_dim] f32, or undefined
   std::vector<at::Tensor> w_gate_up_;  // per layer [2·d_ff, d]
+  std::vector<LayerProjections> proj_;  // what forward() multiplies by, as stored
+  kernels::WeightMatrix embed_, lm_head_;
+  at::ScalarType kv_type_ = at::kFloat;
   at::Tensor inv_freq_;              // [hd/2] f32 rotary frequencies (scaling applied)
   void add_lora(at::Tensor& out, const at::Tensor& in, const std::vector<Row>& rows,
                 const std::vector<int64_t>& row_start, int64_t layer,
@@ -98,8 +122,12 @@ class Model {
   std::vector<LoraAdapter> adapters_;
 };
 
-// Products go through pad's small-batch kernels (default) or plain at::linear (benchmark baseline).
+// Products go through pad's kernels (default) or plain at::linear (benchmark baseline; float weights only).
 void set_small_batch_kernels(bool enabled);
+// Profiling for `pad bench runtime`: while on, forward() adds the wall time of its weight products
+// to product_seconds() (reset when switched on).
+void set_product_profiling(bool enabled);
+double product_seconds();
 
 // Shared building blocks (also used by training and the reference path).
 at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps);       // x [.., d] f32

@@ -29,6 +29,11 @@ class MappedFile {
   size_t size_ = 0;
 };
 
+// Drops the resident pages of a read-only file mapping inside [p, p + n) (whole pages only); a
+// later read faults them in again from the file. For data copied out of a map, so it is not
+// resident twice.
+void release_mapped_pages(const void* p, size_t n);
+
 std::string read_file(const std::string& path);  // throws std::runtime_error naming the file
 bool file_exists(const std::string& path);
 bool is_directory(const std::string& path);

@@ -1,0 +1,154 @@
+// Weights kept as stored (DESIGN §5): a model quantized by the test into each GGUF type loads without
+// conversion, its cached forward matches a float64 forward over the same dequantized weights within
+// the type's tolerance with the same greedy tokens, f16/bf16 key/value caches stay close to f32, and
+// bad quantized files are refused naming the tensor.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "pad/decode/generate.h"
+#include "pad/format/gguf.h"
+#include "pad/model/model.h"
+#include "test_util.h"
+
+namespace pad {
+namespace {
+
+// Writes `source`'s weights into a GGUF file of `mix`'s types (no vocabulary: the tests feed ids).
+std::string write_quantized(const Model& source, const std::string& mix, const std::string& name) {
+  const ModelConfig& c = source.config();
+  const std::string path = test::scratch_dir("quant-" + name) + "/m.gguf";
+  save_gguf_model(path, c, weights_supplier(source.weights()), mix, synthetic_gguf_vocab(c.n_vocab));
+  return path;
+}
+
+// A random Llama whose rows hold whole 256-element K-quant blocks (tiny-llama's d = 64 holds none).
+std::shared_ptr<Model> wide_model() {
+  ModelConfig c;
+  c.n_vocab = 512, c.d_model = 256, c.n_layer = 2, c.n_head = 4, c.n_kv_head = 2, c.head_dim = 64, c.d_ff = 512;
+  c.max_position = 512;
+  c.validate("test");
+  return std::make_shared<Model>(c, random_weights(c, at::kFloat, 7), "wide");
+}
+
+const std::vector<int> kIds = {84, 104, 101, 420, 32, 341, 386, 115, 306, 265, 284, 268, 5, 99, 410, 12};
+
+struct Case {
+  std::string mix;
+  double tol;  // max |logit − f64 logit| / max |f64 logit|
+};
+
+// Loads `path` keeping its types; checks the stored types, the logits of every position against the
+// float64 reference over the same (dequantized) weights, and greedy agreement.
+void check_quantized(const std::string& path, const Case& k, const std::string& expect_type) {
+  LoadOptions keep;
+  keep.keep_stored = true;
+  auto m = Model::load(path, keep);
+  EXPECT_NE(m->weight_types().find(expect_type), std::string::npos) << m->weight_types();
+  EXPECT_TRUE(m->weights().layers[0].wq.defined() == (expect_type == "f16" || expect_type == "bf16"))
+      << "quantized matrices must not be converted at load";
+  std::vector<int64_t> ids64(kIds.begin(), kIds.end());
+  at::Tensor ref = m->forward_sequence(at::tensor(ids64, at::kLong).unsqueeze(0), at::kDouble)[0];  // [T, V] f64
+  int slot = m->create_slot();
+  at::Tensor got = m->forward({Row{slot, kIds, true}}).logits.to(at::kDouble);  // [T, V]
+  const double scale = ref.abs().max().item<double>();
+  const double err = (got - ref).abs().max().item<double>() / scale;
+  // Quantized types: the kernels quantize activations to 8 bits per block (about 0.4% of a block's
+  // largest value per element), which the f64 reference does not; float types only round sums.
+  EXPECT_LT(err, k.tol) << k.mix;
+  // Same argmax wherever the reference's top-2 margin is clearly above the tolerance.
+  auto top = ref.topk(2, 1);
+  for (int64_t t = 0; t < ref.size(0); ++t) {
+    const double margin = (std::get<0>(top)[t][0] - std::get<0>(top)[t][1]).item<double>();
+    if (margin > 4 * k.tol * scale)
+      EXPECT_EQ(got[t].argmax().item<int64_t>(), std::get<1>(top)[t][0].item<int64_t>()) << k.mix << " position " << t;
+  }
+  // Greedy decoding through the cache, one row per step, agrees with one pass over the whole text.
+  GenerateOptions g;
+  g.n_predict = 12;
+  std::vector<int> seq(kIds.begin(), kIds.begin() + 6);
+  const std::vector<int> gen = generate(*m, {seq}, g)[0].tokens;
+  ASSERT_EQ(gen.size(), 12u);
+  seq.insert(seq.end(), gen.begin(), gen.end());
+  int whole = m->create_slot();
+  at::Tensor all = m->forward({Row{whole, seq, true}}).logits;  // [18, V]
+  for (size_t i = 0; i < gen.size(); ++i)
+    EXPECT_EQ(all[5 + static_cast<int64_t>(i)].argmax().item<int64_t>(), gen[i]) << k.mix << " step " << i;
+}
+
+TEST(QuantModel, TinyLlamaInBlockTypes) {
+  auto src = Model::load(test::model_dir("tiny-llama"));
+  for (const Case& k : {Case{"q8_0", 0.02}, Case{"q4_0", 0.03}, Case{"f16", 1e-3}, Case{"bf16", 1e-2}}) {
+    SCOPED_TRACE(k.mix);
+    check_quantized(write_quantized(*src, k.mix, k.mix), k, k.mix);
+  }
+}
+
+TEST(QuantModel, WideModelInKQuantsAndMixes) {
+  auto src = wide_model();
+  for (const Case& k : {Case{"q4_K", 0.03}, Case{"q5_K", 0.03}, Case{"q6_K", 0.02}, Case{"q4_K_M", 0.03}}) {
+    SCOPED_TRACE(k.mix);
+    check_quantized(write_quantized(*src, k.mix, k.mix), k, k.mix == "q4_K_M" ? "q6_K" : k.mix);
+  }
+}
+
+TEST(QuantModel, KvCacheTypes) {
+  auto m = Model::load(test::model_dir("tiny-llama"));
+  int slot = m->create_slot();
+  at::Tensor f32 = m->forward({Row{slot, kIds, true}}).logits;
+  const double scale = f32.abs().max().item<double>();
+  // Tolerances per cache type (STYLE.md's per-dtype figures): f16 keeps 11 bits, bf16 8.
+  for (auto [type, tol] : {std::pair{at::kHalf, 1e-2}, std::pair{at::kBFloat16, 4e-2}}) {
+    auto q = Model::load(test::model_dir("tiny-llama"));
+    q->set_kv_type(type);
+    int s = q->create_slot();
+    at::Tensor got = q->forward({Row{s, kIds, true}}).logits;
+    EXPECT_LT((got - f32).abs().max().item<double>() / scale, tol) << c10::toString(type);
+    q->forward({Row{s, {7}, false}});
+    EXPECT_THROW(q->set_kv_type(at::kFloat), std::invalid_argument);  // not once a slot holds tokens
+  }
+}
+
+// Rewrites one tensor's type id (and keeps its bytes) in a copy of tiny-llama's GGUF file.
+std::string with_tensor_type(const std::string& tensor, uint32_t type, const std::string& name) {
+  GgufFile src(test::model_dir("tiny-llama") + "/model.gguf");
+  std::vector<GgufTensorBytes> tensors;
+  for (const GgufTensor& t : src.tensors())
+    tensors.push_back({t.name, t.shape, t.name == tensor ? type : t.type,
+                       std::string(reinterpret_cast<const char*>(t.data), t.nbytes)});
+  const std::string path = test::scratch_dir(name) + "/m.gguf";
+  write_gguf(path, src.metadata(), tensors);
+  return path;
+}
+
+void expect_error(const std::function<void()>& f, const std::vector<std::string>& parts) {
+  try {
+    f();
+    ADD_FAILURE() << "no error";
+  } catch (const std::exception& e) {
+    for (const auto& p : parts) EXPECT_NE(std::string(e.what()).find(p), std::string::npos) << e.what();
+  }
+}
+
+TEST(QuantModel, BadQuantizedFilesAreRefusedNamingTheTensor) {
+  LoadOptions keep;
+  keep.keep_stored = true;
+  {  // q4_K rows must hold whole 256-element blocks: these are 64 wide.
+    std::vector<GgufTensorBytes> t = {{"blk.0.attn_q.weight", {64, 64}, 12, std::string(64 * 64 / 256 * 144, '\0')}};
+    const std::string path = test::scratch_dir("bad-block") + "/m.gguf";
+    write_gguf(path, {}, t);
+    expect_error([&] { GgufFile f(path); }, {"blk.0.attn_q.weight", "q4_K", "not a multiple of its block of 256"});
+  }
+  // An unknown type id.
+  const std::string unknown = with_tensor_type("blk.0.attn_k.weight", 99, "bad-type");
+  expect_error([&] { Model::load(unknown, keep); }, {"blk.0.attn_k.weight", "not supported"});
+  // q8_0 claimed for f32 bytes: the tensor's blocks now end before the f32 data did, so the
+  // directory still fits; truncating the file instead puts block data past its end.
+  const std::string good = write_quantized(*Model::load(test::model_dir("tiny-llama")), "q8_0", "trunc");
+  const std::string data = read_file(good);
+  write_file_atomic(good, std::string_view(data).substr(0, data.size() - 100));
+  expect_error([&] { Model::load(good, keep); }, {"output.weight", "past the end of the file"});
+}
+
+}  // namespace
+}  // namespace pad
