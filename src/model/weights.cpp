@@ -111,10 +111,17 @@ at::Tensor require(const Source& src, const std::string& name, std::vector<int64
   return t->to(dtype).contiguous();
 }
 
+// Tied checkpoints are published storing either the embedding or lm_head.weight alone: the name
+// under which the shared [V, d] matrix is actually stored.
+std::string tied_embedding_name(const ModelConfig& c, const Source& src) {
+  if (c.tie_embeddings && !src.fetch("model.embed_tokens.weight") && src.fetch("lm_head.weight")) return "lm_head.weight";
+  return "model.embed_tokens.weight";
+}
+
 ModelWeights assemble(const ModelConfig& c, const Source& src, at::ScalarType dtype) {
   ModelWeights w;
   const int64_t d = c.d_model, q_dim = c.n_head * c.head_dim, kv_dim = c.n_kv_head * c.head_dim;
-  w.embed = require(src, "model.embed_tokens.weight", {c.n_vocab, d}, dtype);
+  w.embed = require(src, tied_embedding_name(c, src), {c.n_vocab, d}, dtype);
   for (int64_t i = 0; i < c.n_layer; ++i) {
     const std::string p = "model.layers." + std::to_string(i) + ".";
     LayerWeights l;
