@@ -17,6 +17,10 @@ const char* const kLlama3 =
 const char* const kQwen2 =
     "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}"
     "| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+// Qwen3.5: Qwen2's split with combining marks (\p{M}) kept in words and out of punctuation runs.
+const char* const kQwen35 =
+    "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\\r\\n\\p{L}\\p{N}]?[\\p{L}\\p{M}]+|\\p{N}"
+    "| ?[^\\s\\p{L}\\p{M}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
 const char* const kCjk = "[一-龥ࠀ-一가-퟿]+";
 const char* const kDeepseekLetters =
     "\\s?[A-Za-zµÀ-ÖØ-öø-ƺƼ-ƿǄ-ʓʕ-ʯͰ-ͳͶͷͻ-ͽͿΆΈ-ΊΌΎ-ΡΣ-ϵϷ-ҁҊ-ԯԱ-ՖႠ-ჅᎠ-Ᏽᏸ-ᏽᲐ-ᲺᲽ-Ჿᴀ-ᴫᵫ-ᵷᵹ-ᶚḀ-ἕἘ-Ἕἠ-ὅὈ-Ὅὐ-"
@@ -32,6 +36,7 @@ const std::map<std::string, GgufPreTokenizer>& table() {
     m["dbrx"].ignore_merges = m["smaug-bpe"].ignore_merges = false;
     for (const char* n : {"qwen2", "stablelm2"}) m[n] = {{kQwen2}, false, false, false};
     m["qwen2"].nfc = true;
+    m["qwen35"] = {{kQwen35}, false, false, false};  // no NFC: combining marks stay as written
     for (const char* n : {"gpt-2", "mpt", "olmo", "jais", "phi-2"}) m[n] = {{kGpt2}, false, false};
     for (const char* n : {"starcoder", "refact", "command-r", "smollm", "codeshell", "exaone"})
       m[n] = {{"\\p{N}", kGpt2}, false, false};
