@@ -275,8 +275,14 @@ ForwardOutput Model::forward(const std::vector<Row>& rows, bool want_logits) {
     at::Tensor h = rms_norm(x, w.attn_norm, c.rms_norm_eps);
     at::Tensor qkv = project(h, wqkv_[l], bqkv_[l]);                    // [T, q_dim + 2·kv_dim]
     if (any_adapter) add_lora(qkv, h, rows, row_start, l, {{"q_proj", 0}, {"k_proj", q_dim}, {"v_proj", q_dim + kv_dim}});
-    at::Tensor q = apply_rope(qkv.narrow(1, 0, q_dim).view({T, c.n_head, hd}), cos, sin).contiguous();
-    at::Tensor k = apply_rope(qkv.narrow(1, q_dim, kv_dim).reshape({T, c.n_kv_head, hd}), cos, sin);
+    at::Tensor q = qkv.narrow(1, 0, q_dim).view({T, c.n_head, hd});
+    at::Tensor k = qkv.narrow(1, q_dim, kv_dim).reshape({T, c.n_kv_head, hd});
+    if (w.q_norm.defined()) {  // Qwen3: per-head RMSNorm of q and k, before RoPE
+      q = rms_norm(q, w.q_norm, c.rms_norm_eps);
+      k = rms_norm(k, w.k_norm, c.rms_norm_eps);
+    }
+    q = apply_rope(q, cos, sin).contiguous();
+    k = apply_rope(k, cos, sin);
     at::Tensor v = qkv.narrow(1, q_dim + kv_dim, kv_dim).reshape({T, c.n_kv_head, hd});
     at::Tensor attn = at::empty({T, c.n_head, hd}, at::kFloat);         // [T, n_head, hd]
     std::vector<detail::AttentionRow> work(rows.size());
@@ -348,6 +354,10 @@ at::Tensor Model::hidden_sequence(const at::Tensor& tokens, at::ScalarType ct, c
     at::Tensor q = proj(h, w.wq, w.bq, "q_proj").view({B, T, c.n_head, hd});
     at::Tensor k = proj(h, w.wk, w.bk, "k_proj").view({B, T, c.n_kv_head, hd});
     at::Tensor v = proj(h, w.wv, w.bv, "v_proj").view({B, T, c.n_kv_head, hd});
+    if (w.q_norm.defined()) {  // Qwen3: per-head RMSNorm of q and k, before RoPE
+      q = rms_norm(q, w.q_norm.to(ct), c.rms_norm_eps);
+      k = rms_norm(k, w.k_norm.to(ct), c.rms_norm_eps);
+    }
     q = apply_rope(q, cos, sin).transpose(1, 2);                                 // [B, n_head, T, hd]
     k = apply_rope(k, cos, sin).transpose(1, 2).repeat_interleave(group, 1);     // [B, n_head, T, hd]
     v = v.transpose(1, 2).repeat_interleave(group, 1);

@@ -81,7 +81,8 @@ std::string gguf_name(const std::string& hf) {
       {"input_layernorm.weight", "attn_norm.weight"},   {"self_attn.q_proj.weight", "attn_q.weight"},
       {"self_attn.k_proj.weight", "attn_k.weight"},     {"self_attn.v_proj.weight", "attn_v.weight"},
       {"self_attn.q_proj.bias", "attn_q.bias"},         {"self_attn.k_proj.bias", "attn_k.bias"},
-      {"self_attn.v_proj.bias", "attn_v.bias"},         {"self_attn.o_proj.weight", "attn_output.weight"},
+      {"self_attn.v_proj.bias", "attn_v.bias"},         {"self_attn.q_norm.weight", "attn_q_norm.weight"},
+      {"self_attn.k_norm.weight", "attn_k_norm.weight"},         {"self_attn.o_proj.weight", "attn_output.weight"},
       {"post_attention_layernorm.weight", "ffn_norm.weight"}, {"mlp.gate_proj.weight", "ffn_gate.weight"},
       {"mlp.up_proj.weight", "ffn_up.weight"},          {"mlp.down_proj.weight", "ffn_down.weight"},
   };
@@ -134,6 +135,10 @@ ModelWeights assemble(const ModelConfig& c, const Source& src, at::ScalarType dt
       l.bk = require(src, p + "self_attn.k_proj.bias", {kv_dim}, at::kFloat);
       l.bv = require(src, p + "self_attn.v_proj.bias", {kv_dim}, at::kFloat);
     }
+    if (c.qk_norm) {
+      l.q_norm = require(src, p + "self_attn.q_norm.weight", {c.head_dim}, at::kFloat);
+      l.k_norm = require(src, p + "self_attn.k_norm.weight", {c.head_dim}, at::kFloat);
+    }
     l.wo = require(src, p + "self_attn.o_proj.weight", {d, q_dim}, dtype);
     l.ffn_norm = require(src, p + "post_attention_layernorm.weight", {d}, at::kFloat);
     l.w_gate = require(src, p + "mlp.gate_proj.weight", {c.d_ff, d}, dtype);
@@ -171,6 +176,8 @@ LoadedModel load_safetensors_dir(const std::string& dir, const LoadOptions& opt)
                return at::from_blob(const_cast<uint8_t*>(t->data), t->shape, to_scalar(t->dtype)).clone();
              }};
   m.weights = assemble(m.config, src, opt.dtype);
+  if (m.config.tie_embeddings)
+    m.tied_from = set->find("model.embed_tokens.weight") ? "model.embed_tokens.weight" : "lm_head.weight";
   return m;
 }
 
@@ -201,6 +208,7 @@ LoadedModel load_gguf(const std::string& path, const LoadOptions& opt) {
                return x;
              }};
   m.weights = assemble(m.config, src, opt.dtype);
+  if (m.config.tie_embeddings) m.tied_from = "token_embd.weight";
   if (const GgufTensor* f = g->find_tensor("rope_freqs.weight")) {
     at::Tensor factors = gguf_tensor(*f).to(at::kFloat).reshape({-1});
     if (factors.size(0) != c.head_dim / 2)
@@ -243,6 +251,10 @@ void save_hf_model(const std::string& dir, const ModelConfig& c, const ModelWeig
       add(p + "self_attn.k_proj.bias", l.bk);
       add(p + "self_attn.v_proj.bias", l.bv);
     }
+    if (l.q_norm.defined()) {
+      add(p + "self_attn.q_norm.weight", l.q_norm);
+      add(p + "self_attn.k_norm.weight", l.k_norm);
+    }
     add(p + "self_attn.o_proj.weight", l.wo);
     add(p + "post_attention_layernorm.weight", l.ffn_norm);
     add(p + "mlp.gate_proj.weight", l.w_gate);
@@ -273,6 +285,10 @@ ModelWeights random_weights(const ModelConfig& c, at::ScalarType dtype, uint64_t
       l.bq = 0.1 * at::randn({q_dim}, gen, at::kFloat);
       l.bk = 0.1 * at::randn({kv_dim}, gen, at::kFloat);
       l.bv = 0.1 * at::randn({kv_dim}, gen, at::kFloat);
+    }
+    if (c.qk_norm) {
+      l.q_norm = norm(c.head_dim);
+      l.k_norm = norm(c.head_dim);
     }
     l.wo = mat(d, q_dim);
     l.ffn_norm = norm(d);
