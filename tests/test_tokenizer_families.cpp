@@ -52,6 +52,8 @@ TEST(PreTokenizerRegexes, KnownSplits) {
   EXPECT_EQ(first_regex("gpt-2", "Hello world's"), (V{"Hello", " world", "'s"}));
   EXPECT_EQ(first_regex("llama-bpe", "12345 I'LL go"), (V{"123", "45", " I", "'LL", " go"}));
   EXPECT_EQ(first_regex("qwen2", "123"), (V{"1", "2", "3"}));
+  EXPECT_EQ(first_regex("tekken", "HelloWorld ABCdef"), (V{"Hello", "World", " ABCdef"}));
+  EXPECT_EQ(first_regex("deepseek-v3", "12345"), (V{"123", "45"}));
   // Qwen3.5 keeps a combining mark (U+0301) inside its word; Qwen2's regex cuts the word there.
   const std::string nfd = "re\xCC\x81sume\xCC\x81";
   EXPECT_EQ(first_regex("qwen35", nfd), (V{nfd}));

@@ -42,6 +42,17 @@ const char* const kDeepseekLetters =
     "\\x{10CB2}\\x{10CC0}-\\x{10CF2}\\x{118A0}-\\x{118DF}\\x{1E900}-\\x{1E943}]+";
 const char* const kDeepseekPunct = "\\s?[!-/:-~\\x{FF01}-\\x{FF0F}\\x{FF1A}-\\x{FF5E}\\x{2018}-\\x{201F}\\x{3000}-\\x{3002}]+";
 
+const char* const kDeepseek3Cjk = "[\\x{4E00}-\\x{9FA5}\\x{3040}-\\x{309F}\\x{30A0}-\\x{30FF}]+";
+const char* const kDeepseek3 =
+    "[!\"#$%&'()*+,\\-./:;<=>?@\\[\\\\\\]^_`{|}~][A-Za-z]+|[^\\r\\n\\p{L}\\p{P}\\p{S}]?[\\p{L}\\p{M}]+"
+    "| ?[\\p{P}\\p{S}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+// Mistral's Tekken, as its tokenizer.json writes it (PCRE2 has the \p{Lu}-style general categories).
+const char* const kTekken =
+    "[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]*[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]+"
+    "|[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]+[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]*|\\p{N}"
+    "| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+const char* const kBloom = " ?[^(\\s|.,!?\\x{2026}\\x{3002}\\x{FF0C}\\x{3001}\\x{0964}\\x{06D4}\\x{060C})]+";
+
 const std::map<std::string, GgufPreTokenizer>& table() {
   static const std::map<std::string, GgufPreTokenizer> t = [] {
     std::map<std::string, GgufPreTokenizer> m;
@@ -59,6 +70,12 @@ const std::map<std::string, GgufPreTokenizer>& table() {
                          false, false};
     m["deepseek-coder"] = {{"[\\r\\n]", "\\s?\\p{L}+", "\\s?\\p{P}+", kCjk, "\\p{N}"}, false, false};
     m["falcon"] = {{"[\\p{P}\\$\\+<=>\\^~\\|`]+", kGpt2, "[0-9][0-9][0-9]"}, false, false};
+    m["deepseek-v3"] = {{"\\p{N}{1,3}", kDeepseek3Cjk, kDeepseek3}, false, true};
+    m["chatglm-bpe"] = {{kLlama3}, false, false};
+    m["tekken"] = {{kTekken}, true, false};
+    for (const char* n : {"bloom", "gpt3-finnish"}) m[n] = {{kBloom}, false, false};
+    m["viking"] = {{kBloom, "\\p{N}"}, false, false};
+    m["minerva-7b"] = {{"\\p{N}", kGpt2}, false, false};
     m["default"] = {{"[\\p{P}\\$\\+<=>\\^~\\|]+", kGpt2, "\\p{N}+", "[0-9][0-9][0-9]"}, false, false};
     return m;
   }();
