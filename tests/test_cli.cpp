@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "pad/model/adapters.h"
+#include "pad/model/weights.h"
 #include "pad/util/file.h"
 #include "test_util.h"
 
@@ -26,6 +27,28 @@ std::string golden_ids_csv(size_t n, std::vector<int>* greedy = nullptr) {
   for (size_t i = 0; i < ids.size() && i < n; ++i) csv += (i ? "," : "") + std::to_string(ids[i]);
   if (greedy) *greedy = g["greedy_32"].get<std::vector<int>>();
   return csv;
+}
+
+// pad info names the architecture (Qwen3: q/k norms) and where a tied matrix was read from.
+TEST(Cli, InfoShowsArchitectureAndTiedSource) {
+  auto tied = test::pad_cmd("info " + test::shared_dir() + "/testdata/real/TinyStories-656K");
+  ASSERT_EQ(tied.code, 0) << tied.out;
+  auto j = nlohmann::json::parse(tied.out);
+  EXPECT_EQ(j["architecture"], "llama");
+  EXPECT_EQ(j["tied_from"], "lm_head.weight");
+  ModelConfig c;
+  c.arch = Arch::kQwen3, c.qk_norm = true;
+  c.n_vocab = 64, c.d_model = 32, c.n_layer = 1, c.n_head = 2, c.n_kv_head = 1, c.head_dim = 24, c.d_ff = 48;
+  const std::string dir = test::scratch_dir("info-qwen3");
+  save_hf_model(dir, c, random_weights(c, at::kFloat, 1));
+  auto q = test::pad_cmd("info " + dir);
+  ASSERT_EQ(q.code, 0) << q.out;
+  j = nlohmann::json::parse(q.out);
+  EXPECT_EQ(j["architecture"], "qwen3");
+  EXPECT_EQ(j["qk_norm"], true);
+  EXPECT_EQ(j["head_dim"], 24);
+  EXPECT_TRUE(j["tied_from"].is_null());
+  remove_tree(dir);
 }
 
 TEST(Cli, GenerateIdsMatchesGoldenGreedy) {

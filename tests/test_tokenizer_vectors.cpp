@@ -72,7 +72,8 @@ TEST_P(VocabVectors, GgufMatchesHuggingFace) {
 
 INSTANTIATE_TEST_SUITE_P(Ggml, VocabVectors,
                          ::testing::Values("ggml-vocab-gpt-2.gguf", "ggml-vocab-llama-bpe.gguf",
-                                           "ggml-vocab-llama-spm.gguf", "ggml-vocab-qwen2.gguf"),
+                                           "ggml-vocab-llama-spm.gguf", "ggml-vocab-qwen2.gguf",
+                                           "ggml-vocab-qwen35.gguf", "ggml-vocab-gemma-4.gguf"),
                          [](const auto& info) {
                            std::string n = info.param.substr(11, info.param.size() - 16);
                            for (char& c : n) c = c == '-' ? '_' : c;

@@ -3,5 +3,6 @@ pad_test(test_tokenizer
   test_tokenizer_vectors.cpp
   test_tokenizer_roundtrip.cpp
   test_tokenizer_chat.cpp
-  test_tokenizer_errors.cpp)
+  test_tokenizer_errors.cpp
+  test_tokenizer_families.cpp)
 target_link_libraries(test_tokenizer PRIVATE pad_tokenizer)

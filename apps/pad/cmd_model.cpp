@@ -51,6 +51,7 @@ void run_info(const ModelFlags& f) {
       {"n_head", c.n_head}, {"n_kv_head", c.n_kv_head}, {"head_dim", c.head_dim}, {"d_ff", c.d_ff},
       {"rope_theta", c.rope_theta}, {"rope_scaling", c.rope_scaling.type.empty() ? "none" : c.rope_scaling.type},
       {"rms_norm_eps", c.rms_norm_eps}, {"tie_embeddings", c.tie_embeddings}, {"attn_bias", c.attn_bias},
+      {"qk_norm", c.qk_norm}, {"tied_from", m.tied_from.empty() ? nlohmann::json(nullptr) : nlohmann::json(m.tied_from)},
       {"file_dtype", m.file_dtype}, {"weight_types", model.weight_types()}, {"weight_bytes", model.weight_bytes()},
       {"converted_at_load", f.dtype.empty() ? "no" : f.dtype}, {"tokenizer", tokenizer_kind(f.model)}};
   std::cout << j.dump(2) << "\n";

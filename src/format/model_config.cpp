@@ -35,6 +35,7 @@ const char* arch_name(Arch a) {
     case Arch::kLlama: return "llama";
     case Arch::kMistral: return "mistral";
     case Arch::kQwen2: return "qwen2";
+    case Arch::kQwen3: return "qwen3";
   }
   return "?";
 }
@@ -64,7 +65,7 @@ void ModelConfig::validate(const std::string& origin) const {
 int64_t ModelConfig::n_params() const {
   int64_t attn = d_model * n_head * head_dim * 2 + d_model * n_kv_head * head_dim * 2;
   int64_t mlp = 3 * d_model * d_ff;
-  int64_t per_layer = attn + mlp + 2 * d_model;
+  int64_t per_layer = attn + mlp + 2 * d_model + (qk_norm ? 2 * head_dim : 0);
   return n_vocab * d_model * (tie_embeddings ? 1 : 2) + n_layer * per_layer + d_model;
 }
 
@@ -82,9 +83,11 @@ ModelConfig parse_hf_config(const std::string& text, const std::string& origin) 
   if (arch == "LlamaForCausalLM" || arch == "llama") c.arch = Arch::kLlama;
   else if (arch == "MistralForCausalLM" || arch == "mistral") c.arch = Arch::kMistral;
   else if (arch == "Qwen2ForCausalLM" || arch == "qwen2") c.arch = Arch::kQwen2;
+  else if (arch == "Qwen3ForCausalLM" || arch == "qwen3") c.arch = Arch::kQwen3;
   else
     throw_invalid(origin, ": architecture '", arch,
-                  "' is not supported (expected LlamaForCausalLM, MistralForCausalLM or Qwen2ForCausalLM)");
+                  "' is not supported (expected LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM or "
+                  "Qwen3ForCausalLM)");
   c.n_vocab = field<int64_t>(j, "vocab_size", origin);
   c.d_model = field<int64_t>(j, "hidden_size", origin);
   c.n_layer = field<int64_t>(j, "num_hidden_layers", origin);
@@ -100,6 +103,7 @@ ModelConfig parse_hf_config(const std::string& text, const std::string& origin) 
   c.rms_norm_eps = j.value("rms_norm_eps", 1e-5);
   c.tie_embeddings = j.value("tie_word_embeddings", c.arch == Arch::kQwen2);
   c.attn_bias = c.arch == Arch::kQwen2 || j.value("attention_bias", false);
+  c.qk_norm = c.arch == Arch::kQwen3;
   if (j.contains("hidden_act") && j["hidden_act"] != "silu")
     throw_invalid(origin, ": hidden_act '", j["hidden_act"].get<std::string>(), "' is not supported (expected silu)");
   if (j.contains("rope_scaling") && j["rope_scaling"].is_object()) {
@@ -124,7 +128,8 @@ ModelConfig read_gguf_config(const GgufFile& g) {
   ModelConfig c;
   if (arch == "llama") c.arch = Arch::kLlama;
   else if (arch == "qwen2") c.arch = Arch::kQwen2;
-  else throw_invalid(g.path(), ": general.architecture '", arch, "' is not supported (expected llama or qwen2)");
+  else if (arch == "qwen3") c.arch = Arch::kQwen3;
+  else throw_invalid(g.path(), ": general.architecture '", arch, "' is not supported (expected llama, qwen2 or qwen3)");
   const std::string p = arch + ".";
   c.d_model = g.get_int(p + "embedding_length");
   c.n_layer = g.get_int(p + "block_count");
@@ -135,7 +140,8 @@ ModelConfig read_gguf_config(const GgufFile& g) {
   c.max_position = g.get_int_opt(p + "context_length").value_or(4096);
   c.rope_theta = g.get_float_opt(p + "rope.freq_base").value_or(10000.0);
   c.rms_norm_eps = g.get_float_opt(p + "attention.layer_norm_rms_epsilon").value_or(1e-5);
-  c.attn_bias = c.arch == Arch::kQwen2;
+  c.attn_bias = c.arch == Arch::kQwen2 || g.find_tensor("blk.0.attn_q.bias") != nullptr;
+  c.qk_norm = c.arch == Arch::kQwen3;
   const GgufTensor* embd = g.find_tensor("token_embd.weight");
   if (embd == nullptr) throw_invalid(g.path(), ": missing tensor 'token_embd.weight'");
   c.n_vocab = g.get_int_opt(p + "vocab_size").value_or(embd->shape[0]);
@@ -155,7 +161,8 @@ ModelConfig read_gguf_config(const GgufFile& g) {
 
 std::string hf_config_json(const ModelConfig& c) {
   json j;
-  j["architectures"] = {c.arch == Arch::kQwen2 ? "Qwen2ForCausalLM"
+  j["architectures"] = {c.arch == Arch::kQwen2   ? "Qwen2ForCausalLM"
+                        : c.arch == Arch::kQwen3 ? "Qwen3ForCausalLM"
                         : c.arch == Arch::kMistral ? "MistralForCausalLM"
                                                    : "LlamaForCausalLM"};
   j["model_type"] = arch_name(c.arch);

@@ -94,6 +94,13 @@ ForwardOutput Model::forward(const std::vector<Row>& rows, bool want_logits) {
     ops::rms_norm(f32(x), d, w.attn_norm.data_ptr<float>(), T, d, c.rms_norm_eps, f32(h), d);
     project(h, p.qkv, bqkv_[l], qkv);
     if (any_adapter) add_lora(qkv, h, rows, row_start, l, {{"q_proj", 0}, {"k_proj", q_dim}, {"v_proj", q_dim + kv_dim}});
+    if (w.q_norm.defined()) {  // Qwen3: per-head RMSNorm of q and k, before RoPE (heads are rows of hd)
+      for (int64_t t = 0; t < T; ++t) {
+        float* row = f32(qkv) + t * qkv_dim;
+        ops::rms_norm(row, hd, w.q_norm.data_ptr<float>(), c.n_head, hd, c.rms_norm_eps, row, hd);
+        ops::rms_norm(row + q_dim, hd, w.k_norm.data_ptr<float>(), c.n_kv_head, hd, c.rms_norm_eps, row + q_dim, hd);
+      }
+    }
     ops::rope(f32(qkv), qkv_dim, T, c.n_head, hd, f32(cos), f32(sin));
     ops::rope(f32(qkv) + q_dim, qkv_dim, T, c.n_kv_head, hd, f32(cos), f32(sin));
     std::vector<detail::AttentionRow> work(rows.size());

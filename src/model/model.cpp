@@ -338,6 +338,10 @@ at::Tensor Model::hidden_sequence(const at::Tensor& tokens, at::ScalarType ct, c
     at::Tensor q = proj(h, w.wq, w.bq, "q_proj").view({B, T, c.n_head, hd});
     at::Tensor k = proj(h, w.wk, w.bk, "k_proj").view({B, T, c.n_kv_head, hd});
     at::Tensor v = proj(h, w.wv, w.bv, "v_proj").view({B, T, c.n_kv_head, hd});
+    if (w.q_norm.defined()) {  // Qwen3: per-head RMSNorm of q and k, before RoPE
+      q = rms_norm(q, w.q_norm.to(ct), c.rms_norm_eps);
+      k = rms_norm(k, w.k_norm.to(ct), c.rms_norm_eps);
+    }
     q = apply_rope(q, cos, sin).transpose(1, 2);                                 // [B, n_head, T, hd]
     k = apply_rope(k, cos, sin).transpose(1, 2).repeat_interleave(group, 1);     // [B, n_head, T, hd]
     v = v.transpose(1, 2).repeat_interleave(group, 1);

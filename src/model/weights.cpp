@@ -104,7 +104,8 @@ std::string gguf_name(const std::string& hf) {
       {"input_layernorm.weight", "attn_norm.weight"},   {"self_attn.q_proj.weight", "attn_q.weight"},
       {"self_attn.k_proj.weight", "attn_k.weight"},     {"self_attn.v_proj.weight", "attn_v.weight"},
       {"self_attn.q_proj.bias", "attn_q.bias"},         {"self_attn.k_proj.bias", "attn_k.bias"},
-      {"self_attn.v_proj.bias", "attn_v.bias"},         {"self_attn.o_proj.weight", "attn_output.weight"},
+      {"self_attn.v_proj.bias", "attn_v.bias"},         {"self_attn.q_norm.weight", "attn_q_norm.weight"},
+      {"self_attn.k_norm.weight", "attn_k_norm.weight"},         {"self_attn.o_proj.weight", "attn_output.weight"},
       {"post_attention_layernorm.weight", "ffn_norm.weight"}, {"mlp.gate_proj.weight", "ffn_gate.weight"},
       {"mlp.up_proj.weight", "ffn_up.weight"},          {"mlp.down_proj.weight", "ffn_down.weight"},
   };
@@ -124,6 +125,7 @@ struct Source {
   std::string origin;
   Fetch fetch;
   FetchStored fetch_stored;  // null: the source stores float types only
+  std::function<bool(const std::string& hf_name)> has;  // without reading the tensor
 };
 
 // `dtype` converts the tensor; nullopt keeps the stored float type.
@@ -135,6 +137,13 @@ at::Tensor require(const Source& src, const std::string& name, std::vector<int64
     throw_runtime(src.origin, ": tensor '", name, "' has shape ", shape_str(t->sizes()), " but the config implies ",
                   shape_str(expected));
   return dtype ? t->to(*dtype).contiguous() : t->contiguous();
+}
+
+// Tied checkpoints are published storing either the embedding or lm_head.weight alone: the name
+// under which the shared [V, d] matrix is actually stored.
+std::string tied_embedding_name(const ModelConfig& c, const Source& src) {
+  if (c.tie_embeddings && !src.has("model.embed_tokens.weight") && src.has("lm_head.weight")) return "lm_head.weight";
+  return "model.embed_tokens.weight";
 }
 
 // One large matrix: its stored quantized form into `stored` when the options keep it, else a float
@@ -156,7 +165,7 @@ void require_matrix(const Source& src, const std::string& name, int64_t rows, in
 ModelWeights assemble(const ModelConfig& c, const Source& src, const LoadOptions& opt) {
   ModelWeights w;
   const int64_t d = c.d_model, q_dim = c.n_head * c.head_dim, kv_dim = c.n_kv_head * c.head_dim;
-  require_matrix(src, "model.embed_tokens.weight", c.n_vocab, d, opt, w.embed, w.embed_stored);
+  require_matrix(src, tied_embedding_name(c, src), c.n_vocab, d, opt, w.embed, w.embed_stored);
   for (int64_t i = 0; i < c.n_layer; ++i) {
     const std::string p = "model.layers." + std::to_string(i) + ".";
     LayerWeights l;
@@ -169,6 +178,10 @@ ModelWeights assemble(const ModelConfig& c, const Source& src, const LoadOptions
       l.bq = require(src, p + "self_attn.q_proj.bias", {q_dim}, at::kFloat);
       l.bk = require(src, p + "self_attn.k_proj.bias", {kv_dim}, at::kFloat);
       l.bv = require(src, p + "self_attn.v_proj.bias", {kv_dim}, at::kFloat);
+    }
+    if (c.qk_norm) {
+      l.q_norm = require(src, p + "self_attn.q_norm.weight", {c.head_dim}, at::kFloat);
+      l.k_norm = require(src, p + "self_attn.k_norm.weight", {c.head_dim}, at::kFloat);
     }
     require_matrix(src, p + "self_attn.o_proj.weight", d, q_dim, opt, l.wo, s.wo);
     l.ffn_norm = require(src, p + "post_attention_layernorm.weight", {d}, at::kFloat);
@@ -206,8 +219,11 @@ LoadedModel load_safetensors_dir(const std::string& dir, const LoadOptions& opt)
                const TensorView* t = set->find(name);
                if (t == nullptr) return std::nullopt;
                return at::from_blob(const_cast<uint8_t*>(t->data), t->shape, to_scalar(t->dtype)).clone();
-             }};
+             },
+             nullptr, [set](const std::string& name) { return set->find(name) != nullptr; }};
   m.weights = assemble(m.config, src, opt);
+  if (m.config.tie_embeddings)
+    m.tied_from = set->find("model.embed_tokens.weight") ? "model.embed_tokens.weight" : "lm_head.weight";
   return m;
 }
 
@@ -248,8 +264,10 @@ LoadedModel load_gguf(const std::string& path, const LoadOptions& opt) {
                kernels::WeightMatrix m = gguf_matrix(*t, g);
                if (int64_t heads = qk_heads(hf, m.n)) m = reorder_rows(m, unpermuted_row_order(m.n, heads));
                return m;
-             }};
+             },
+             [g](const std::string& hf) { return g->find_tensor(gguf_name(hf)) != nullptr; }};
   m.weights = assemble(m.config, src, opt);
+  if (m.config.tie_embeddings) m.tied_from = "token_embd.weight";
   if (const GgufTensor* f = g->find_tensor("rope_freqs.weight")) {
     at::Tensor factors = gguf_tensor(*f).to(at::kFloat).reshape({-1});
     if (factors.size(0) != c.head_dim / 2)
@@ -292,6 +310,10 @@ void save_hf_model(const std::string& dir, const ModelConfig& c, const ModelWeig
       add(p + "self_attn.k_proj.bias", l.bk);
       add(p + "self_attn.v_proj.bias", l.bv);
     }
+    if (l.q_norm.defined()) {
+      add(p + "self_attn.q_norm.weight", l.q_norm);
+      add(p + "self_attn.k_norm.weight", l.k_norm);
+    }
     add(p + "self_attn.o_proj.weight", l.wo);
     add(p + "post_attention_layernorm.weight", l.ffn_norm);
     add(p + "mlp.gate_proj.weight", l.w_gate);
@@ -322,6 +344,10 @@ ModelWeights random_weights(const ModelConfig& c, at::ScalarType dtype, uint64_t
       l.bq = 0.1 * at::randn({q_dim}, gen, at::kFloat);
       l.bk = 0.1 * at::randn({kv_dim}, gen, at::kFloat);
       l.bv = 0.1 * at::randn({kv_dim}, gen, at::kFloat);
+    }
+    if (c.qk_norm) {
+      l.q_norm = norm(c.head_dim);
+      l.k_norm = norm(c.head_dim);
     }
     l.wo = mat(d, q_dim);
     l.ffn_norm = norm(d);

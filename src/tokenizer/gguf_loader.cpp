@@ -1,5 +1,5 @@
 // Loader for GGUF vocabularies (tokenizer.ggml.*): "gpt2" byte-level BPE with a named pre-tokenizer
-// and "llama" SentencePiece BPE with scores and byte fallback. Token types decide which are special.
+// "llama" SentencePiece BPE with scores and byte fallback, and "gemma4" SentencePiece-style BPE with merges. Token types decide which are special.
 #include "pad/format/gguf.h"
 #include "pad/tokenizer/tokenizer_parts.h"
 #include "pad/util/error.h"
@@ -32,6 +32,20 @@ void add_special_tokens(TokenizerParts& parts, const std::vector<std::string>& t
   }
 }
 
+// tokenizer.ggml.merges: "left right", split at the first space after the first byte.
+std::vector<std::pair<std::string, std::string>> read_merges(const GgufFile& f) {
+  const std::vector<std::string>& raw = f.get_strings("tokenizer.ggml.merges");
+  std::vector<std::pair<std::string, std::string>> merges;
+  merges.reserve(raw.size());
+  for (size_t i = 0; i < raw.size(); ++i) {
+    size_t sp = raw[i].find(' ', 1);
+    if (sp == std::string::npos)
+      throw_invalid(f.path(), ": tokenizer.ggml.merges[", i, "] = '", raw[i], "' is not two tokens separated by a space");
+    merges.emplace_back(raw[i].substr(0, sp), raw[i].substr(sp + 1));
+  }
+  return merges;
+}
+
 void build_gpt2(TokenizerParts& parts, const GgufFile& f, std::vector<std::string> tokens, bool* add_bos_default) {
   std::string pre_name = f.get_string_opt("tokenizer.ggml.pre").value_or("default");
   GgufPreTokenizer pre = gguf_pre_tokenizer(pre_name, f.path());
@@ -44,18 +58,28 @@ void build_gpt2(TokenizerParts& parts, const GgufFile& f, std::vector<std::strin
   parts.pre_tokenizer = make_sequence_pre_tokenizer(std::move(steps));
   parts.decoder = make_byte_level_decoder();
 
-  const std::vector<std::string>& raw = f.get_strings("tokenizer.ggml.merges");
-  std::vector<std::pair<std::string, std::string>> merges;
-  merges.reserve(raw.size());
-  for (size_t i = 0; i < raw.size(); ++i) {
-    size_t sp = raw[i].find(' ', 1);
-    if (sp == std::string::npos)
-      throw_invalid(f.path(), ": tokenizer.ggml.merges[", i, "] = '", raw[i], "' is not two tokens separated by a space");
-    merges.emplace_back(raw[i].substr(0, sp), raw[i].substr(sp + 1));
-  }
   BpeOptions opt;
   opt.ignore_merges = pre.ignore_merges;
-  parts.model = BpeModel::from_merges(std::move(tokens), merges, opt, f.path());
+  parts.model = BpeModel::from_merges(std::move(tokens), read_merges(f), opt, f.path());
+}
+
+// Gemma 4 ("gemma4"): SentencePiece-style BPE ranked by merges over raw UTF-8 characters: spaces
+// become ▁, no dummy prefix, the text split only between newline and non-newline runs (as llama.cpp
+// does), pieces outside the vocabulary fall back to <0xNN> byte tokens.
+void build_gemma4(TokenizerParts& parts, const GgufFile& f, std::vector<std::string> tokens) {
+  parts.normalizer = make_replace_normalizer({" ", false}, kSpace);
+  std::vector<std::unique_ptr<PreTokenizer>> steps;
+  steps.push_back(make_split_pre_tokenizer({"[^\\n]+|[\\n]+", true}, SplitBehavior::kIsolated, false));
+  parts.pre_tokenizer = make_sequence_pre_tokenizer(std::move(steps));
+  std::vector<std::unique_ptr<Decoder>> dec;
+  dec.push_back(make_replace_decoder({kSpace, false}, " "));
+  dec.push_back(make_byte_fallback_decoder());
+  dec.push_back(make_fuse_decoder());
+  parts.decoder = make_sequence_decoder(std::move(dec));
+  BpeOptions opt;
+  opt.byte_fallback = true;
+  opt.unk_id = opt_id(f, "tokenizer.ggml.unknown_token_id", static_cast<int>(tokens.size()));
+  parts.model = BpeModel::from_merges(std::move(tokens), read_merges(f), opt, f.path());
 }
 
 void build_llama(TokenizerParts& parts, const GgufFile& f, std::vector<std::string> tokens,
@@ -111,8 +135,14 @@ TokenizerParts load_gguf_tokenizer(const std::string& path) {
   } else if (model == "llama") {
     build_llama(parts, f, std::move(tokens), types);
     add_bos = true;
+  } else if (model == "gemma4") {
+    build_gemma4(parts, f, std::move(tokens));
+    add_bos = true;
+  } else if (model == "t5") {
+    throw_invalid(path, ": tokenizer.ggml.model 't5' (a SentencePiece unigram vocabulary) is not supported: pad reads "
+                  "BPE vocabularies (gpt2, llama, gemma4), which is what Llama-family models use");
   } else {
-    throw_invalid(path, ": tokenizer.ggml.model '", model, "' is not supported (supported: gpt2, llama)");
+    throw_invalid(path, ": tokenizer.ggml.model '", model, "' is not supported (supported: gpt2, llama, gemma4)");
   }
   parts.bos_id = opt_id(f, "tokenizer.ggml.bos_token_id", n);
   parts.eos_id = opt_id(f, "tokenizer.ggml.eos_token_id", n);

@@ -125,9 +125,13 @@ SpModel read_model(const std::string& path) {
     else r.skip(wire);
   }
   if (m.pieces.empty()) throw_invalid(path, ": not a SentencePiece model (no pieces)");
-  if (m.model_type != 2)
-    throw_invalid(path, ": SentencePiece model type ", m.model_type,
-                  " is not supported (supported: 2 = BPE, as in Llama 2 and Mistral)");
+  if (m.model_type != 2) {
+    static const char* const kTypes[] = {"?", "unigram", "BPE", "word", "char"};
+    const char* type = m.model_type >= 1 && m.model_type <= 4 ? kTypes[m.model_type] : "unknown";
+    throw_invalid(path, ": SentencePiece model type ", m.model_type, " (", type,
+                  ") is not supported: pad reads BPE models (type 2), which is what Llama-family models "
+                  "publish (Llama 2, Mistral); unigram models belong to T5-style encoders");
+  }
   return m;
 }
 

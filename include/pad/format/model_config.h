@@ -8,7 +8,7 @@ namespace pad {
 
 class GgufFile;
 
-enum class Arch { kLlama, kMistral, kQwen2 };
+enum class Arch { kLlama, kMistral, kQwen2, kQwen3 };
 const char* arch_name(Arch a);
 
 struct RopeScaling {
@@ -33,6 +33,7 @@ struct ModelConfig {
   double rms_norm_eps = 1e-5;
   bool tie_embeddings = false;
   bool attn_bias = false;    // q/k/v biases (Qwen2)
+  bool qk_norm = false;      // per-head RMSNorm of q and k before RoPE (Qwen3)
   RopeScaling rope_scaling;
   std::vector<int> bos_ids;  // usually one
   std::vector<int> eos_ids;  // may be several (Llama 3.1 lists three)
@@ -42,10 +43,10 @@ struct ModelConfig {
   int64_t n_params() const;  // parameter count implied by the shapes
 };
 
-// config.json of LlamaForCausalLM, MistralForCausalLM or Qwen2ForCausalLM.
+// config.json of LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM or Qwen3ForCausalLM.
 ModelConfig read_hf_config(const std::string& config_json_path);
 ModelConfig parse_hf_config(const std::string& json_text, const std::string& origin);
-// The same from GGUF metadata (general.architecture = llama | qwen2).
+// The same from GGUF metadata (general.architecture = llama | qwen2 | qwen3).
 ModelConfig read_gguf_config(const GgufFile& gguf);
 // Writes config.json for a ModelConfig (training outputs, test models).
 std::string hf_config_json(const ModelConfig& c);

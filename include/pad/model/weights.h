@@ -26,6 +26,7 @@ struct LayerWeights {
   at::Tensor attn_norm;      // [d] f32
   at::Tensor wq, wk, wv;     // [n_head·hd, d], [n_kv·hd, d], [n_kv·hd, d]  compute dtype
   at::Tensor bq, bk, bv;     // [n_head·hd], [n_kv·hd], [n_kv·hd] f32 (Qwen2), else undefined
+  at::Tensor q_norm, k_norm; // [hd] f32 per-head RMSNorm weights of q and k (Qwen3), else undefined
   at::Tensor wo;             // [d, n_head·hd]
   at::Tensor ffn_norm;       // [d] f32
   at::Tensor w_gate, w_up;   // [d_ff, d]
@@ -58,6 +59,7 @@ struct LoadedModel {
   std::string path;
   std::string format;  // "safetensors" or "gguf"
   std::string file_dtype;  // dtype(s) found in the file, for `pad info`
+  std::string tied_from;   // tied models: the stored tensor both embed and lm_head come from, for `pad info`
 };
 
 // `path` is a Hugging Face directory (config.json + safetensors) or a .gguf file.
