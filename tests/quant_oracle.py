@@ -65,7 +65,7 @@ def q6_k(b):
     b = b.reshape(-1, 210)
     ql, qh = b[:, 0:128], b[:, 128:192]
     sc = b[:, 192:208].view(np.int8).astype(F32)
-    d = f16(b[:, 208:210].copy())
+    d = f16(b[:, 208:210].copy()).reshape(-1)
     y = np.zeros((b.shape[0], 256), F32)
     for n in range(2):
         l_ = ql[:, 64 * n:64 * n + 64].astype(np.int32)

@@ -119,8 +119,11 @@ std::vector<uint8_t> extreme_blocks(WType type) {
   return bytes;
 }
 
+// Debian's python3 (scripts/setup installs python3-numpy there), not whatever python3 PATH finds.
+std::string python() { return std::filesystem::exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3"; }
+
 TEST(WeightKernels, DequantizationMatchesNumpyOracle) {
-  if (std::system("python3 -c 'import numpy' >/dev/null 2>&1") != 0)
+  if (std::system((python() + " -c 'import numpy' >/dev/null 2>&1").c_str()) != 0)
     GTEST_SKIP() << "python3 with numpy is not installed (scripts/setup installs python3-numpy)";
   const std::filesystem::path dir = std::filesystem::temp_directory_path() / "pad_quant_oracle";
   std::filesystem::create_directories(dir);
@@ -142,7 +145,7 @@ TEST(WeightKernels, DequantizationMatchesNumpyOracle) {
       dequantize_row_ref(type, bytes.data(), ours.data(), n_elems);
       const std::filesystem::path in = dir / "in.bin", out = dir / "out.bin";
       std::ofstream(in, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
-      const std::string cmd = std::string("python3 ") + PAD_SOURCE_DIR + "/tests/quant_oracle.py " +
+      const std::string cmd = python() + " " + PAD_SOURCE_DIR + "/tests/quant_oracle.py " +
                               wtype_name(type) + " " + in.string() + " " + out.string();
       ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
       std::vector<float> theirs(static_cast<size_t>(n_elems));
