@@ -12,6 +12,8 @@
 #include <ATen/Parallel.h>
 
 #include "pad/kernels/linear.h"
+#include "pad/kernels/weight.h"
+#include "pad/util/thread_pool.h"
 
 namespace {
 
@@ -143,17 +145,49 @@ void bench_row_threshold() {
   }
 }
 
+// GB/s of stored weight bytes per matmul call for every WeightMatrix type (rotated copies, so
+// read from DRAM), beside the probe; GFLOP/s of the many-row path.
+void bench_weight_types(double stream_gbs) {
+  using pad::kernels::WType;
+  const int64_t n = 2048, k = 768;
+  std::printf("\nWeightMatrix matmul, N=%lld K=%lld: GB/s of stored bytes (ratio to probe); GFLOP/s at M=128/512\n",
+              (long long)n, (long long)k);
+  std::printf("%6s | %13s %13s %13s %13s | %8s %8s\n", "type", "M=1", "M=4", "M=16", "M=64", "M=128", "M=512");
+  const at::Tensor w = at::randn({n, k});  // [N, K] f32
+  for (WType type : {WType::kF32, WType::kF16, WType::kBF16, WType::kQ8_0, WType::kQ4_0, WType::kQ4_K,
+                     WType::kQ5_K, WType::kQ6_K}) {
+    std::vector<pad::kernels::WeightMatrix> copies = {pad::kernels::WeightMatrix::quantize(w, type)};
+    const size_t bytes = copies[0].nbytes();
+    while (copies.size() * bytes < kRotationBytes) copies.push_back(pad::kernels::WeightMatrix::quantize(w, type));
+    std::printf("%6s |", pad::kernels::wtype_name(type));
+    for (int64_t m : {1, 4, 16, 64, 128, 512}) {
+      const at::Tensor x = at::randn({m, k});  // [M, K] f32
+      std::vector<float> y(size_t(m * n));
+      const double t = seconds_per_call({[&](int64_t i) {
+        pad::kernels::matmul(x.data_ptr<float>(), m, copies[size_t(i) % copies.size()], nullptr, y.data(), n);
+      }})[0];
+      if (m <= 64) std::printf(" %6.1f (%4.2f)", gbs(bytes, t), gbs(bytes, t) / stream_gbs);
+      else std::printf(" %8.1f", 2.0 * double(m * n * k) / t / 1e9);
+      std::fflush(stdout);
+    }
+    std::printf("\n");
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   const int threads = argc > 1 ? std::atoi(argv[1]) : 2;
   at::set_num_threads(threads);
+  pad::set_num_threads(threads);
   at::NoGradGuard no_grad;
   at::manual_seed(0);
   std::printf("threads: %d (at::get_num_threads() = %d); load average at start: %s\n", threads,
               at::get_num_threads(), load_average().c_str());
   const double stream_gbs = pad::kernels::measure_read_bandwidth_gbs();
   std::printf("streaming read bandwidth (sum of 1 GiB, all threads): %.1f GB/s\n", stream_gbs);
+  bench_weight_types(stream_gbs);
+  if (argc > 2 && std::string(argv[2]) == "--types-only") return 0;
   bench_decode_shapes(stream_gbs);
   bench_row_threshold();
   std::printf("\nkernel fallback threshold in this build: f32 weights with M > %lld go to at::linear\n",

@@ -1,3 +1,6 @@
 # Small-batch matrix-product kernels against their scalar reference and at::linear.
 pad_test(test_kernels test_kernels.cpp)
 target_link_libraries(test_kernels PRIVATE pad_kernels)
+# WeightMatrix (every stored type) against its reference and the numpy dequantization oracle.
+pad_test(test_kernels_weight test_kernels_weight.cpp test_thread_pool.cpp)
+target_link_libraries(test_kernels_weight PRIVATE pad_kernels)

@@ -68,6 +68,9 @@ struct ThreadPool::State {
           sleepers.fetch_sub(1);
           break;
         }
+        // On an oversubscribed machine a spinning worker can hold the core the caller (or a
+        // sibling) needs to finish the region: give it up now and then (free when nobody waits).
+        if (spins % 64 == 0) std::this_thread::yield();
 #if defined(__x86_64__)
         __builtin_ia32_pause();
 #endif
@@ -110,7 +113,8 @@ void ThreadPool::run(const std::function<void(int, int)>& fn) {
   }
   if (s.sleepers.load() > 0) s.wake.notify_all();
   s.call(0, n_threads_);
-  while (s.pending.load(std::memory_order_acquire) != 0) {
+  for (int spins = 1; s.pending.load(std::memory_order_acquire) != 0; ++spins) {
+    if (spins % 64 == 0) std::this_thread::yield();  // a descheduled worker needs this core
 #if defined(__x86_64__)
     __builtin_ia32_pause();
 #endif

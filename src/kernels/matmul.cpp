@@ -1,0 +1,152 @@
+// matmul / linear over a WeightMatrix: the split of weight rows across pad's pool, the float
+// kernels (f32/bf16 streamed as stored), panels of dequantized rows for the other types, OpenBLAS
+// sgemm per thread for many rows, and the double-accumulated reference.
+#include <cblas.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "linear_simd.h"
+#include "pad/kernels/weight.h"
+#include "pad/util/error.h"
+#include "pad/util/thread_pool.h"
+
+namespace pad::kernels {
+namespace {
+
+constexpr int64_t kRowsPerBlock = 16;   // weight rows per unit of the thread split (one y line)
+constexpr int64_t kMaxKernelRows = 64;  // more rows of x than this: sgemm
+constexpr int64_t kPanelRows = 64;      // weight rows dequantized at a time into thread scratch
+
+// OpenBLAS single-threaded while pad's pool drives it, restored afterwards (it is process-wide).
+struct BlasThreadsGuard {
+  int before = openblas_get_num_threads();
+  BlasThreadsGuard() { if (before != 1) openblas_set_num_threads(1); }
+  ~BlasThreadsGuard() { if (before != 1) openblas_set_num_threads(before); }
+};
+
+void add_bias(const float* bias, float* y, int64_t ldy, int64_t m, int64_t n0, int64_t n1) {
+  if (bias == nullptr) return;
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = n0; j < n1; ++j) y[i * ldy + j] += bias[j];
+}
+
+// Weight rows [n0, n1) of w as f32: panels dequantized into `scratch`, then either the small-M
+// kernel or sgemm over the panel.
+void panel_rows(const float* x, int64_t m, const WeightMatrix& w, const float* bias, float* y,
+                int64_t ldy, int64_t n0, int64_t n1, std::vector<float>& scratch) {
+  const int64_t k = w.k;
+  scratch.resize(size_t(kPanelRows * k));
+  const size_t stride = w.row_stride();
+  for (int64_t p = n0; p < n1; p += kPanelRows) {
+    const int64_t rows = std::min(kPanelRows, n1 - p);
+    for (int64_t r = 0; r < rows; ++r)
+      dequantize_row_ref(w.type, w.data + size_t(p + r) * stride, scratch.data() + r * k, k);
+    if (m <= kMaxKernelRows) {
+      detail::linear_rows_f32(x, m, k, scratch.data() - p * k, bias, y, ldy, p, p + rows);
+    } else {
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(m), int(rows), int(k), 1.0f, x, int(k),
+                  scratch.data(), int(k), 0.0f, y + p, int(ldy));
+      add_bias(bias, y, ldy, m, p, p + rows);
+    }
+  }
+}
+
+void thread_rows(const float* x, int64_t m, const WeightMatrix& w, const float* bias, float* y,
+                 int64_t ldy, int64_t n0, int64_t n1, std::vector<float>& scratch) {
+  const int64_t k = w.k;
+  if (w.type == WType::kF32 && m > kMaxKernelRows) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(m), int(n1 - n0), int(k), 1.0f, x, int(k),
+                reinterpret_cast<const float*>(w.data) + n0 * k, int(k), 0.0f, y + n0, int(ldy));
+    add_bias(bias, y, ldy, m, n0, n1);
+  } else if (w.type == WType::kF32 || (w.type == WType::kBF16 && m <= kMaxKernelRows)) {
+    for (int64_t m0 = 0; m0 < m; m0 += kMaxKernelRows) {
+      const int64_t rows = std::min(kMaxKernelRows, m - m0);
+      if (w.type == WType::kF32)
+        detail::linear_rows_f32(x + m0 * k, rows, k, reinterpret_cast<const float*>(w.data), bias,
+                                y + m0 * ldy, ldy, n0, n1);
+      else
+        detail::linear_rows_bf16(x + m0 * k, rows, k, reinterpret_cast<const uint16_t*>(w.data), bias,
+                                 y + m0 * ldy, ldy, n0, n1);
+    }
+  } else {
+    panel_rows(x, m, w, bias, y, ldy, n0, n1, scratch);
+  }
+}
+
+void check_matrix(const WeightMatrix& w) {
+  if (!w.defined() && w.n * w.k != 0) throw_invalid("matmul: weight matrix has no data");
+  (void)row_bytes(w.type, w.k, "matmul");
+}
+
+}  // namespace
+
+void matmul(const float* x, int64_t m, const WeightMatrix& w, const float* bias, float* y, int64_t ldy) {
+  check_matrix(w);
+  if (ldy < w.n) throw_invalid("matmul: ldy ", ldy, " < n ", w.n);
+  if (m <= 0 || w.n == 0) return;
+  if (w.k == 0) {
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t j = 0; j < w.n; ++j) y[i * ldy + j] = bias ? bias[j] : 0.0f;
+    return;
+  }
+  const int64_t n_blocks = (w.n + kRowsPerBlock - 1) / kRowsPerBlock;
+  const BlasThreadsGuard blas_guard;
+  global_pool().run([&](int thread, int n_threads) {
+    const int64_t b0 = n_blocks * thread / n_threads, b1 = n_blocks * (thread + 1) / n_threads;
+    const int64_t n0 = std::min(w.n, b0 * kRowsPerBlock), n1 = std::min(w.n, b1 * kRowsPerBlock);
+    if (n0 >= n1) return;
+    thread_local std::vector<float> scratch;  // [kPanelRows, k] f32 dequantized rows
+    thread_rows(x, m, w, bias, y, ldy, n0, n1, scratch);
+  });
+}
+
+namespace {
+void check_linear(const at::Tensor& x, const WeightMatrix& w, const at::Tensor& bias) {
+  if (x.dim() < 1 || x.size(-1) != w.k)
+    throw_invalid("linear: input ", x.sizes(), " does not end in k = ", w.k, " of the ", wtype_name(w.type),
+                  " weight [", w.n, ", ", w.k, "]");
+  if (bias.defined() && (bias.dim() != 1 || bias.size(0) != w.n))
+    throw_invalid("linear: bias must be [", w.n, "], got ", bias.sizes());
+}
+std::vector<int64_t> out_sizes(const at::Tensor& x, int64_t n) {
+  std::vector<int64_t> sizes(x.sizes().begin(), x.sizes().end() - 1);  // x's leading dims + [n]
+  sizes.push_back(n);
+  return sizes;
+}
+}  // namespace
+
+at::Tensor linear(const at::Tensor& x, const WeightMatrix& w, const at::Tensor& bias) {
+  check_linear(x, w, bias);
+  const int64_t m = w.k == 0 ? 0 : x.numel() / w.k;
+  const at::Tensor x_f32 = x.reshape({m, w.k}).to(at::kFloat).contiguous();  // [m, k] f32
+  at::Tensor bias_f32;  // [n] f32 or undefined
+  if (bias.defined()) bias_f32 = bias.to(at::kFloat).contiguous();
+  at::Tensor y = at::empty({m, w.n}, at::kFloat);  // [m, n] f32
+  matmul(x_f32.data_ptr<float>(), m, w, bias_f32.defined() ? bias_f32.data_ptr<float>() : nullptr,
+         y.data_ptr<float>(), w.n);
+  return y.view(out_sizes(x, w.n));
+}
+
+at::Tensor linear_reference(const at::Tensor& x, const WeightMatrix& w, const at::Tensor& bias) {
+  check_linear(x, w, bias);
+  check_matrix(w);
+  const int64_t m = w.k == 0 ? 0 : x.numel() / w.k, k = w.k;
+  const at::Tensor xd = x.reshape({m, k}).to(at::kDouble).contiguous();  // [m, k] f64
+  at::Tensor y = at::empty({m, w.n}, at::kFloat);                         // [m, n] f32
+  std::vector<float> row(static_cast<size_t>(k));
+  const double* xp = xd.data_ptr<double>();
+  float* yp = y.data_ptr<float>();
+  const at::Tensor bias_f32 = bias.defined() ? bias.to(at::kFloat).contiguous() : at::Tensor();
+  for (int64_t j = 0; j < w.n; ++j) {
+    dequantize_row_ref(w.type, w.data + size_t(j) * w.row_stride(), row.data(), k);
+    for (int64_t i = 0; i < m; ++i) {
+      double sum = bias_f32.defined() ? bias_f32.data_ptr<float>()[j] : 0.0;
+      for (int64_t kk = 0; kk < k; ++kk) sum += xp[i * k + kk] * double(row[size_t(kk)]);
+      yp[i * w.n + j] = float(sum);
+    }
+  }
+  return y.view(out_sizes(x, w.n));
+}
+
+}  // namespace pad::kernels
