@@ -24,30 +24,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-const std::vector<std::string> kGood = {"apple", "banana", "cherry", "grape", "melon"};
-const std::vector<std::string> kBad = {"rock", "stone", "iron", "steel", "brick"};
-const std::vector<std::string> kTopics = {"lunch", "a snack", "the market", "summer", "my garden", "dessert",
-                                          "a picnic", "breakfast"};
-
-std::string words(std::mt19937& rng, const std::vector<std::string>& from, int n) {
-  std::string s;
-  for (int i = 0; i < n; ++i) s += (i ? " " : "") + from[rng() % from.size()];
-  return s;
-}
-
-// "Fruit" responses are preferred over "mineral" ones under the principle "fruit".
-std::string synthetic_jsonl(uint64_t seed, int n) {
-  std::mt19937 rng(seed);
-  std::string out;
-  for (int i = 0; i < n; ++i) {
-    nlohmann::json j = {{"prompt", "Tell me about " + kTopics[rng() % kTopics.size()] + "."},
-                        {"preference", "fruit"},
-                        {"chosen", words(rng, kGood, 2 + rng() % 3)},
-                        {"rejected", words(rng, kBad, 2 + rng() % 3)}};
-    out += j.dump() + "\n";
-  }
-  return out;
-}
+using test::synthetic_jsonl;
 
 struct Fixture {
   std::string model_dir, train_file, eval_file;

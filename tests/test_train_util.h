@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <string>
 #include <vector>
@@ -77,6 +78,31 @@ inline std::string make_tiny_model_dir(const std::string& name, uint64_t seed = 
   for (const char* f : {"tokenizer.json", "tokenizer_config.json"})
     write_file_atomic(dir + "/" + f, read_file(model_dir("tiny-llama") + "/" + f));
   return dir;
+}
+
+inline const std::vector<std::string> kGood = {"apple", "banana", "cherry", "grape", "melon"};
+inline const std::vector<std::string> kBad = {"rock", "stone", "iron", "steel", "brick"};
+inline const std::vector<std::string> kTopics = {"lunch", "a snack", "the market", "summer", "my garden", "dessert",
+                                          "a picnic", "breakfast"};
+
+inline std::string words(std::mt19937& rng, const std::vector<std::string>& from, int n) {
+  std::string s;
+  for (int i = 0; i < n; ++i) s += (i ? " " : "") + from[rng() % from.size()];
+  return s;
+}
+
+// "Fruit" responses are preferred over "mineral" ones under the principle "fruit".
+inline std::string synthetic_jsonl(uint64_t seed, int n) {
+  std::mt19937 rng(seed);
+  std::string out;
+  for (int i = 0; i < n; ++i) {
+    nlohmann::json j = {{"prompt", "Tell me about " + kTopics[rng() % kTopics.size()] + "."},
+                        {"preference", "fruit"},
+                        {"chosen", words(rng, kGood, 2 + rng() % 3)},
+                        {"rejected", words(rng, kBad, 2 + rng() % 3)}};
+    out += j.dump() + "\n";
+  }
+  return out;
 }
 
 }  // namespace pad::test

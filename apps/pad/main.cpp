@@ -1,5 +1,6 @@
 // The `pad` command: parses the command line and converts library exceptions to exit codes exactly
 // once (STYLE.md): bad input → "error: …" and exit 2; anything else → exit 1.
+#include <csignal>
 #include <cstdio>
 #include <exception>
 #include <stdexcept>
@@ -7,6 +8,9 @@
 #include "commands.h"
 
 int main(int argc, char** argv) {
+  // Past the file size limit (ulimit -f) a write then fails with EFBIG and pad reports it, instead of
+  // the default SIGXFSZ killing the process with a partial temporary file left behind.
+  std::signal(SIGXFSZ, SIG_IGN);
   CLI::App app{"pad: personalized alignment at decoding time"};
   app.require_subcommand(1);
   pad::cli::add_model_commands(app);

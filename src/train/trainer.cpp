@@ -5,7 +5,9 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cerrno>
 #include <cmath>
+#include <cstring>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -40,6 +42,16 @@ void fsync_dir(const fs::path& dir) {
   }
 }
 
+// Removes a checkpoint folder so that a crash midway never leaves a half-deleted one under a step
+// name: it is renamed away first (atomic), then deleted.
+void retire(const fs::path& dir) {
+  if (!fs::exists(dir)) return;
+  const fs::path old = dir.string() + ".old";
+  remove_tree(old.string());
+  fs::rename(dir, old);
+  remove_tree(old.string());
+}
+
 // Fields that must match for a resume to continue the same run.
 Json run_identity(const TrainTask& task, const TrainOptions& o, int64_t n_examples, int64_t total) {
   return {{"total_steps", total}, {"seed", o.seed}, {"batch_size", o.batch_size}, {"grad_accum", o.grad_accum},
@@ -64,16 +76,17 @@ void save_checkpoint(const std::string& out_dir, int64_t step, const AdamW& opt,
   Json state = identity;
   state["step"] = step;
   write_file_atomic((tmp / kTrainerFile).string(), state.dump(2) + "\n");
-  remove_tree(final_dir);
+  retire(final_dir);
   fs::rename(tmp, final_dir);  // the checkpoint appears complete or not at all
   fsync_dir(root);
   std::vector<fs::path> all;
   for (const auto& e : fs::directory_iterator(root)) {
     const std::string n = e.path().filename().string();
-    if (n.rfind("step-", 0) == 0 && n.find(".tmp") == std::string::npos) all.push_back(e.path());
+    if (n.rfind("step-", 0) == 0 && n.find('.') == std::string::npos) all.push_back(e.path());
+    else if (n.size() > 4 && n.ends_with(".old")) remove_tree(e.path());  // left by a crash while pruning
   }
   std::sort(all.begin(), all.end());
-  for (size_t i = 0; i + static_cast<size_t>(keep) < all.size(); ++i) remove_tree(all[i]);
+  for (size_t i = 0; i + static_cast<size_t>(keep) < all.size(); ++i) retire(all[i]);
 }
 
 // Restores params and optimizer state; returns the step the checkpoint was taken after.
@@ -146,11 +159,12 @@ StepStats forward_backward(TrainTask& task, AdamW& opt, const std::vector<std::v
   return {st[0], st[1], st[2], st[3]};
 }
 
-void write_metrics(std::ofstream& out, const Progress& p) {
+void write_metrics(std::ofstream& out, const std::string& path, const Progress& p) {
   Json line = {{"step", p.step}, {"loss", p.loss}, {"lr", p.lr}, {"tokens_per_s", p.tokens_per_s}};
   if (p.accuracy >= 0) line["accuracy"] = p.accuracy;
   for (const auto& [k, v] : p.eval) line[k] = v;
   out << line.dump() << "\n" << std::flush;
+  if (!out) throw_runtime(path, ": cannot append to the metrics log: ", std::strerror(errno), " (disk full?)");
 }
 
 }  // namespace
@@ -168,17 +182,35 @@ void TrainOptions::validate() const {
   adamw.validate();
 }
 
-std::string latest_checkpoint(const std::string& out_dir) {
+std::vector<std::string> list_checkpoints(const std::string& out_dir) {
   const fs::path root = fs::path(out_dir) / kCheckpointDir;
-  if (!fs::is_directory(root)) return "";
-  std::string best;
+  std::vector<std::string> all;
+  if (!fs::is_directory(root)) return all;
   for (const auto& e : fs::directory_iterator(root)) {
     const std::string n = e.path().filename().string();
-    if (n.rfind("step-", 0) == 0 && n.find(".tmp") == std::string::npos && fs::exists(e.path() / kTrainerFile) &&
-        (best.empty() || n > fs::path(best).filename().string()))
-      best = e.path().string();
+    if (n.rfind("step-", 0) == 0 && n.find('.') == std::string::npos && e.is_directory()) all.push_back(e.path().string());
   }
-  return best;
+  std::sort(all.rbegin(), all.rend());  // step names are zero-padded: newest first
+  return all;
+}
+
+std::string checkpoint_problem(const std::string& dir) {
+  try {
+    const std::string state_path = dir + "/" + kTrainerFile;
+    Json state = Json::parse(read_file(state_path), nullptr, false);
+    if (state.is_discarded() || !state.is_object() || !state.contains("step") || !state["step"].is_number_integer())
+      return state_path + ": not a complete trainer state file";
+    SafetensorsFile st(dir + "/" + kStateFile);  // validates the header against the file's size
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "";
+}
+
+std::string latest_checkpoint(const std::string& out_dir) {
+  for (const std::string& dir : list_checkpoints(out_dir))
+    if (checkpoint_problem(dir).empty()) return dir;
+  return "";
 }
 
 void copy_tokenizer_files(const std::string& from, const std::string& to_dir) {
@@ -196,8 +228,16 @@ static int64_t begin_run(const TrainOptions& o, AdamW& opt, const Json& identity
     if (writer) write_file_atomic(metrics_path, "");
     return 0;
   }
-  const std::string ckpt = latest_checkpoint(o.out_dir);
-  if (ckpt.empty()) throw_invalid("--resume: no checkpoint under ", o.out_dir, "/", kCheckpointDir);
+  std::string ckpt;
+  for (const std::string& dir : list_checkpoints(o.out_dir)) {
+    const std::string problem = checkpoint_problem(dir);
+    if (problem.empty()) {
+      ckpt = dir;
+      break;
+    }
+    log_warn("--resume: skipping the torn checkpoint ", dir, " (", problem, ")");
+  }
+  if (ckpt.empty()) throw_invalid("--resume: no complete checkpoint under ", o.out_dir, "/", kCheckpointDir);
   const int64_t start = load_checkpoint(ckpt, opt, identity);
   log_info("resuming from ", ckpt, " at step ", start);
   if (writer) truncate_metrics(metrics_path, start);
@@ -262,7 +302,7 @@ TrainResult train(TrainTask& task, const TrainOptions& o) {
     p.eta_s = secs / static_cast<double>(step - start) * static_cast<double>(total - step);
     const bool last = step == total;
     if ((o.eval_every > 0 && step % o.eval_every == 0) || last) p.eval = result.eval = task.evaluate();
-    if (writer && (step % o.log_every == 0 || last || !p.eval.empty())) write_metrics(metrics, p);
+    if (writer && (step % o.log_every == 0 || last || !p.eval.empty())) write_metrics(metrics, metrics_path, p);
     if (o.on_progress) o.on_progress(p);
     const bool stop = (o.stop_after > 0 && step - start >= o.stop_after && !last) ||
                       (o.stop_requested != nullptr && o.stop_requested->load());

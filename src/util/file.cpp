@@ -88,32 +88,45 @@ void remove_tree(const std::string& path) {
     throw_runtime(path, ": cannot remove: ", std::strerror(errno));
 }
 
+namespace {
+
+// Throws for a failed step of write_file_atomic after removing the temporary file, so a full disk
+// (ENOSPC, or EFBIG past RLIMIT_FSIZE once SIGXFSZ is ignored) leaves neither a partial file under the
+// final name nor a stray temporary one.
+[[noreturn]] void fail_write(const std::string& path, const std::string& tmp, const char* what, int err) {
+  ::unlink(tmp.c_str());
+  throw_runtime(path, ": ", what, " failed: ", std::strerror(err), " (errno ", err, ")",
+                err == ENOSPC || err == EFBIG || err == EDQUOT ? "; the disk or the file size limit is full" : "",
+                "; the previous version, if any, is untouched");
+}
+
+}  // namespace
+
 void write_file_atomic(const std::string& path, std::string_view contents) {
-  std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) throw_runtime(tmp, ": cannot create: ", std::strerror(errno));
+  if (fd < 0) {
+    const int err = errno;
+    throw_runtime(path, ": cannot create the temporary file ", tmp, ": ", std::strerror(err), " (errno ", err, ")");
+  }
   size_t done = 0;
   while (done < contents.size()) {
     ssize_t n = ::write(fd, contents.data() + done, contents.size() - done);
     if (n < 0) {
       if (errno == EINTR) continue;
-      int err = errno;
+      const int err = errno;
       ::close(fd);
-      ::unlink(tmp.c_str());
-      throw_runtime(tmp, ": write failed: ", std::strerror(err));
+      fail_write(path, tmp, "write", err);
     }
     done += static_cast<size_t>(n);
   }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    int err = errno;
-    ::unlink(tmp.c_str());
-    throw_runtime(tmp, ": fsync/close failed: ", std::strerror(err));
+  if (::fsync(fd) != 0) {
+    const int err = errno;
+    ::close(fd);
+    fail_write(path, tmp, "fsync", err);
   }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    int err = errno;
-    ::unlink(tmp.c_str());
-    throw_runtime(path, ": rename failed: ", std::strerror(err));
-  }
+  if (::close(fd) != 0) fail_write(path, tmp, "close", errno);
+  if (::rename(tmp.c_str(), path.c_str()) != 0) fail_write(path, tmp, "rename", errno);
   // Persist the rename itself.
   std::string dir = std::filesystem::path(path).parent_path().string();
   int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY);

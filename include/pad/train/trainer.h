@@ -97,7 +97,14 @@ TrainResult train(TrainTask& task, const TrainOptions& options);
 // generation_config.json from a model directory (or a tokenizer file's directory) when present.
 void copy_tokenizer_files(const std::string& from, const std::string& to_dir);
 
-// The newest complete checkpoint directory under out_dir/checkpoints, or "" when none.
+// The checkpoint directories under out_dir/checkpoints, newest first (complete or not).
+std::vector<std::string> list_checkpoints(const std::string& out_dir);
+
+// Why a checkpoint directory cannot be resumed from (a torn or missing file), or "" when it reads back.
+std::string checkpoint_problem(const std::string& dir);
+
+// The newest complete checkpoint directory under out_dir/checkpoints, or "" when none; --resume
+// skips a torn newer one with a warning.
 std::string latest_checkpoint(const std::string& out_dir);
 
 }  // namespace pad

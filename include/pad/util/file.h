@@ -43,7 +43,10 @@ bool is_directory(const std::string& path);
 void remove_tree(const std::string& path);
 
 // Writes to a temporary file in the same directory, fsyncs it, then renames over `path`, so a
-// reader never sees a partial file and a crash never destroys the previous version.
+// reader never sees a partial file and a crash never destroys the previous version. A failed write
+// (full disk, file size limit) throws std::runtime_error naming `path` and errno, and removes the
+// temporary file. Processes that may hit RLIMIT_FSIZE should ignore SIGXFSZ (the pad CLI does) so
+// that the write fails with EFBIG instead of the signal killing the process.
 void write_file_atomic(const std::string& path, std::string_view contents);
 
 }  // namespace pad
