@@ -188,7 +188,7 @@ TEST_F(EvalCli, RunsEveryMethodAndWritesTheReports) {
     EXPECT_EQ(pers["frontier_monotonicity"]["n_points"], 3);
     const std::string table = read_file(out + "/table.md");
     EXPECT_NE(table.find("### Selectivity matrix"), std::string::npos) << table;
-    EXPECT_NE(table.find("| humor |"), std::string::npos) << table;
+    EXPECT_NE(table.find("| PAD → humor |"), std::string::npos) << table;
     EXPECT_EQ(count_of(read_file(out + "/selectivity.svg"), "class=\"cell"), 3u * 6u);
     EXPECT_EQ(count_of(read_file(out + "/selectivity.svg"), "class=\"cell diag\""), 2u);
   }
@@ -222,6 +222,34 @@ TEST_F(EvalCli, PhrasingsAndUnseenAttributesAreReported) {
   for (std::string line; std::getline(in, line);) prefs.insert(nlohmann::json::parse(line)["preference"]);
   for (const char* p : {"be funny", "concise", "helpful and concise", "humor and concise"})
     EXPECT_EQ(prefs.count(p), 1u) << p;
+}
+
+// eval-pairs: a pair and its swap get opposite margins (the margin is reward(chosen) - reward(rejected)
+// under the same principle), so exactly one of them is right unless the margin is 0.
+TEST_F(EvalCli, EvalPairsScoresAPairAndItsSwapOppositely) {
+  const std::string& d = *dir_;
+  const std::string a = "Certainly. It is a planet.", b = "Ha ha, knock knock! Who is there?";
+  auto pair = [](const std::string& pref, const std::string& c, const std::string& r) {
+    return nlohmann::json{{"prompt", "Tell me about Mimi."}, {"preference", pref}, {"chosen", c}, {"rejected", r}}.dump() + "\n";
+  };
+  write_file_atomic(d + "/pairs.jsonl", pair("humor", a, b) + pair("humor", b, a) + pair("helpful", a, b));
+  CmdResult r = pad_cmd("eval-pairs -m " + test::model_dir("tiny-llama") + " --persrm-head " + d +
+                        "/head.safetensors --data " + d + "/pairs.jsonl");
+  ASSERT_EQ(r.code, 0) << r.out;
+  std::vector<nlohmann::json> lines;
+  std::istringstream in(r.out);
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty() && line[0] == '{') lines.push_back(nlohmann::json::parse(line));
+  ASSERT_EQ(lines.size(), 3u) << r.out;
+  EXPECT_NEAR(lines[0]["margin"].get<double>(), -lines[1]["margin"].get<double>(), 1e-4);
+  EXPECT_NE(lines[0]["right"], lines[1]["right"]);
+  EXPECT_NE(r.out.find("| humor | 2 | 0.500 |"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("| all | 3 |"), std::string::npos) << r.out;
+  write_file_atomic(d + "/badpairs.jsonl", "{\"prompt\": \"x\", \"chosen\": \"y\"}\n");
+  CmdResult bad = pad_cmd("eval-pairs -m " + test::model_dir("tiny-llama") + " --persrm-head " + d +
+                          "/head.safetensors --data " + d + "/badpairs.jsonl");
+  EXPECT_EQ(bad.code, 2) << bad.out;
+  EXPECT_NE(bad.out.find("badpairs.jsonl:1"), std::string::npos) << bad.out;
 }
 
 TEST_F(EvalCli, BadInputExitsTwo) {

@@ -70,7 +70,8 @@ void selectivity_matrix(const PersonalizationInput& in, PersonalizationReport& r
   for (const auto& [label, g] : rows) {
     labels.push_back(label);
     std::vector<eval::Summary> row;
-    md += "| " + label + " |";
+    // Row names differ from the main table's ("base", "pad (humor)") so each row there stays unique.
+    md += "| " + (label == "base" ? std::string("base (no steering)") : "PAD → " + label) + " |";
     for (const auto& a : in.attributes) {
       row.push_back(eval::summarize(by_item(*g, a)));
       char buf[64];
