@@ -8,6 +8,7 @@
 #include <array>
 #include <cstdio>
 #include <map>
+#include <set>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -171,7 +172,27 @@ TEST_F(EvalCli, RunsEveryMethodAndWritesTheReports) {
     SCOPED_TRACE("summary.json");
     check_summary(nlohmann::json::parse(read_file(out + "/summary.json")), lines);
   }
-  for (const char* name : {"scores.svg", "frontier.svg"}) {
+  {
+    SCOPED_TRACE("personalization");
+    const auto pers = nlohmann::json::parse(read_file(out + "/summary.json"))["personalization"];
+    // Rows base, pad(helpful), pad(humor); every trained principle has a selectivity with lo <= est <= hi.
+    EXPECT_EQ(pers["matrix"].size(), 3u) << pers.dump();
+    for (const char* p : {"helpful", "humor"}) {
+      const auto& s = pers["selectivity"][p]["selectivity"];
+      EXPECT_LE(s["lo"].get<double>(), s["estimate"].get<double>()) << p;
+      EXPECT_GE(s["hi"].get<double>(), s["estimate"].get<double>()) << p;
+      const double own = pers["matrix"][p][p]["mean"].get<double>();
+      const double rival = pers["matrix"][std::string(p) == "helpful" ? "humor" : "helpful"][p]["mean"].get<double>();
+      EXPECT_NEAR(s["estimate"].get<double>(), own - rival, 1e-9) << p;
+    }
+    EXPECT_EQ(pers["frontier_monotonicity"]["n_points"], 3);
+    const std::string table = read_file(out + "/table.md");
+    EXPECT_NE(table.find("### Selectivity matrix"), std::string::npos) << table;
+    EXPECT_NE(table.find("| PAD → humor |"), std::string::npos) << table;
+    EXPECT_EQ(count_of(read_file(out + "/selectivity.svg"), "class=\"cell"), 3u * 6u);
+    EXPECT_EQ(count_of(read_file(out + "/selectivity.svg"), "class=\"cell diag\""), 2u);
+  }
+  for (const char* name : {"scores.svg", "frontier.svg", "selectivity.svg"}) {
     const std::string svg = read_file(out + "/" + name);
     std::string why;
     EXPECT_TRUE(tags_balanced(svg, &why)) << name << ": " << why;
@@ -180,6 +201,55 @@ TEST_F(EvalCli, RunsEveryMethodAndWritesTheReports) {
   EXPECT_EQ(count_of(read_file(out + "/frontier.svg"), "class=\"point\""), 3u);
   // 9 table rows × 6 attributes.
   EXPECT_EQ(count_of(read_file(out + "/scores.svg"), "class=\"bar\""), 9u * 6u);
+}
+
+// Held-out phrasings and unseen attributes become PAD targets and get their own report rows.
+TEST_F(EvalCli, PhrasingsAndUnseenAttributesAreReported) {
+  const std::string out = *dir_ + "/phr";
+  CmdResult r = pad_cmd(common_args() + " --out " + out +
+                        " -n 6 --limit 3 --methods base,pad --principles helpful,humor --no-frontier"
+                        " --phrasings 'be funny=humor' --unseen concise --bootstrap 200");
+  ASSERT_EQ(r.code, 0) << r.out;
+  const auto pers = nlohmann::json::parse(read_file(out + "/summary.json"))["personalization"];
+  EXPECT_EQ(pers["phrasings"]["be funny"]["judge"], "humor") << pers.dump();
+  EXPECT_TRUE(pers["unseen"]["concise"].contains("alone")) << pers.dump();
+  EXPECT_TRUE(pers["unseen"]["concise"].contains("humor and concise")) << pers.dump();
+  EXPECT_EQ(pers["bootstrap"]["n_resamples"], 200);
+  EXPECT_TRUE(pers["matrix"].contains("be funny"));
+  EXPECT_FALSE(pers.contains("frontier_monotonicity"));
+  std::istringstream in(read_file(out + "/results.jsonl"));
+  std::set<std::string> prefs;
+  for (std::string line; std::getline(in, line);) prefs.insert(nlohmann::json::parse(line)["preference"]);
+  for (const char* p : {"be funny", "concise", "helpful and concise", "humor and concise"})
+    EXPECT_EQ(prefs.count(p), 1u) << p;
+}
+
+// eval-pairs: a pair and its swap get opposite margins (the margin is reward(chosen) - reward(rejected)
+// under the same principle), so exactly one of them is right unless the margin is 0.
+TEST_F(EvalCli, EvalPairsScoresAPairAndItsSwapOppositely) {
+  const std::string& d = *dir_;
+  const std::string a = "Certainly. It is a planet.", b = "Ha ha, knock knock! Who is there?";
+  auto pair = [](const std::string& pref, const std::string& c, const std::string& r) {
+    return nlohmann::json{{"prompt", "Tell me about Mimi."}, {"preference", pref}, {"chosen", c}, {"rejected", r}}.dump() + "\n";
+  };
+  write_file_atomic(d + "/pairs.jsonl", pair("humor", a, b) + pair("humor", b, a) + pair("helpful", a, b));
+  CmdResult r = pad_cmd("eval-pairs -m " + test::model_dir("tiny-llama") + " --persrm-head " + d +
+                        "/head.safetensors --data " + d + "/pairs.jsonl");
+  ASSERT_EQ(r.code, 0) << r.out;
+  std::vector<nlohmann::json> lines;
+  std::istringstream in(r.out);
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty() && line[0] == '{') lines.push_back(nlohmann::json::parse(line));
+  ASSERT_EQ(lines.size(), 3u) << r.out;
+  EXPECT_NEAR(lines[0]["margin"].get<double>(), -lines[1]["margin"].get<double>(), 1e-4);
+  EXPECT_NE(lines[0]["right"], lines[1]["right"]);
+  EXPECT_NE(r.out.find("| humor | 2 | 0.500 |"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("| all | 3 |"), std::string::npos) << r.out;
+  write_file_atomic(d + "/badpairs.jsonl", "{\"prompt\": \"x\", \"chosen\": \"y\"}\n");
+  CmdResult bad = pad_cmd("eval-pairs -m " + test::model_dir("tiny-llama") + " --persrm-head " + d +
+                          "/head.safetensors --data " + d + "/badpairs.jsonl");
+  EXPECT_EQ(bad.code, 2) << bad.out;
+  EXPECT_NE(bad.out.find("badpairs.jsonl:1"), std::string::npos) << bad.out;
 }
 
 TEST_F(EvalCli, BadInputExitsTwo) {
@@ -198,6 +268,9 @@ TEST_F(EvalCli, BadInputExitsTwo) {
        "nohead.safetensors"},
       {"eval -m " + model + " --eval " + d + "/world/eval.jsonl" + kb, "needs a PersRM"},
       {common_args() + " --out " + d + "/bad --decode-temp -1", "--decode-temp"},
+      {common_args() + " --out " + d + "/bad --phrasings 'be funny'", "TEXT=ATTRIBUTE"},
+      {common_args() + " --out " + d + "/bad --phrasings 'be funny=sarcasm'", "sarcasm"},
+      {common_args() + " --out " + d + "/bad --unseen sarcasm", "sarcasm"},
   };
   for (const auto& [args, what] : cases) {
     CmdResult r = pad_cmd(args);

@@ -137,6 +137,7 @@ void add_eval_commands(CLI::App& app) {
   judge->callback([jf] { run_judge(*jf); });
 
   add_eval_run_command(app);
+  add_eval_pairs_command(app);
 }
 
 }  // namespace pad::cli

@@ -16,6 +16,7 @@
 
 #include "common.h"
 #include "eval_command.h"
+#include "eval_personalization.h"
 #include "pad/decode/prompts.h"
 #include "pad/eval/judges.h"
 #include "pad/eval/report.h"
@@ -54,7 +55,27 @@ struct EvalFlags {
   std::vector<std::string> frontier;  // two principles; empty: the first pair
   bool no_frontier = false;
   int max_batch = 0;                  // requests decoded together; 0 = all of a method's requests
+  std::vector<std::string> phrasings;  // "TEXT=ATTR": PAD toward TEXT, judged by ATTR (held-out phrasings)
+  std::vector<std::string> unseen;     // untrained attributes: PAD toward each, alone and joined
+  eval::BootstrapOptions bootstrap;    // selectivity CIs
 };
+
+// --phrasings "be funny=humor" -> {"be funny": "humor"}; validated before any model is loaded.
+std::map<std::string, std::string> parse_phrasings(const std::vector<std::string>& specs) {
+  std::map<std::string, std::string> out;
+  for (const std::string& s : specs) {
+    const size_t eq = s.rfind('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == s.size())
+      throw_invalid("--phrasings '", s, "' is not TEXT=ATTRIBUTE (e.g. \"be funny=humor\")");
+    try {
+      eval::attribute_index(s.substr(eq + 1));
+    } catch (const std::invalid_argument& e) {
+      throw_invalid("--phrasings '", s, "': ", e.what());
+    }
+    out[s.substr(0, eq)] = s.substr(eq + 1);
+  }
+  return out;
+}
 
 struct EvalItem {
   std::string id, prompt, subject;
@@ -214,6 +235,15 @@ std::vector<MethodRun> plan_runs(const EvalFlags& f) {
     if (name == "base") m.targets.push_back({"none", Preference{}});
     if (name == "prompt" || name == "best-of-n" || name == "pad")
       for (const auto& p : f.principles) m.targets.push_back({p, Preference::joined_from({p})});
+    if (name == "pad") {
+      for (const auto& [text, attr] : parse_phrasings(f.phrasings))
+        m.targets.push_back({text, Preference::joined_from({text})});
+      for (const auto& u : f.unseen) {
+        require_principle(u, "--unseen");
+        m.targets.push_back({u, Preference::joined_from({u})});
+        for (const auto& p : f.principles) m.targets.push_back({p + " and " + u, Preference::joined_from({p, u})});
+      }
+    }
     if ((name == "pad-joined" || name == "pad-weighted") && pairs.empty())
       throw_invalid("--methods ", name, " needs a pair of principles (--pairs or two --principles)");
     for (const auto& [a, b] : pairs) {
@@ -257,6 +287,7 @@ void validate(const EvalFlags& f) {
   if (f.limit < 0) throw_invalid("--limit ", f.limit, " is negative");
   if (!(f.decode_temp >= 0)) throw_invalid("--decode-temp ", f.decode_temp, " is negative");
   if (f.max_batch < 0) throw_invalid("--max-batch ", f.max_batch, " is negative");
+  f.bootstrap.validate();
 }
 
 PromptSpec prompt_spec(const EvalItem& item, const Preference& pref) {
@@ -435,7 +466,17 @@ void write_reports(const Context& c, const std::vector<Output>& outputs, const s
   std::vector<eval::FrontierPoint> frontier;
   std::string fx, fy;            // the sweep's two principles
   std::vector<double> frontier_s;  // w(fx) of each point
+  PersonalizationInput pin;
+  pin.trained = f.principles, pin.phrasings = parse_phrasings(f.phrasings), pin.unseen = f.unseen;
+  pin.attributes = attributes, pin.bootstrap = f.bootstrap;
   for (const Group& g : groups) {
+    GroupScores gs{g.method, g.preference, {}, {}, -1};
+    for (const Output* o : g.outputs) {
+      gs.items.push_back(o->item);
+      for (const auto& a : attributes) gs.scores[a].push_back(o->scores.get(a));
+    }
+    if (g.method == kSweepMethod) gs.sweep_s = g.outputs.front()->tgt().pref.principles[0].weight;
+    pin.groups.push_back(std::move(gs));
     OJson jg = {{"method", g.method}, {"preference", g.preference}, {"n", g.outputs.size()}, {"scores", OJson::object()}};
     for (const auto& a : attributes) jg["scores"][a] = summary_json(summarize_attr(g, a));
     if (auto r = summarize_reward(g)) jg["sequence_reward"] = summary_json(*r);
@@ -462,7 +503,6 @@ void write_reports(const Context& c, const std::vector<Output>& outputs, const s
   eval::TableOptions topt;
   topt.method_header = "Method (preference)";
   const std::string table = eval::markdown_table(eval::summarize_scores(rows, columns), topt);
-  eval::write_report(dir + "/table.md", table);
   eval::write_report(dir + "/scores.svg", eval::svg_bar_chart(eval::summarize_scores(rows, attributes)));
   std::vector<std::string> written = {"results.jsonl", "table.md", "scores.svg"};
   if (!frontier.empty()) {
@@ -477,9 +517,15 @@ void write_reports(const Context& c, const std::vector<Output>& outputs, const s
     summary["frontier"] = {{"x", fx}, {"y", fy}, {"points", pts}};
     written.push_back("frontier.svg");
   }
+  pin.sweep_x = fx, pin.sweep_y = fy;
+  const PersonalizationReport pers = personalization_report(pin);
+  summary["personalization"] = pers.json;
+  eval::write_report(dir + "/selectivity.svg", pers.heatmap_svg);
+  written.push_back("selectivity.svg");
   eval::write_report(dir + "/summary.json", summary.dump(2) + "\n");
   written.push_back("summary.json");
-  std::cout << table << "\nwrote " << dir << "/{" << join(written, ",") << "}: " << outputs.size() << " outputs\n";
+  eval::write_report(dir + "/table.md", table + pers.markdown);
+  std::cout << table << pers.markdown << "\nwrote " << dir << "/{" << join(written, ",") << "}: " << outputs.size() << " outputs\n";
 }
 
 void run_eval(const EvalFlags& f) {
@@ -543,6 +589,12 @@ void add_eval_run_command(CLI::App& app) {
   e->add_option("--frontier", f->frontier, "two principles a,b for the sweep (default: the first pair)")->delimiter(',');
   e->add_flag("--no-frontier", f->no_frontier, "skip the weight sweep and frontier.svg");
   e->add_option("--max-batch", f->max_batch, "requests decoded together (0 = a method's all)")->capture_default_str();
+  e->add_option("--phrasings", f->phrasings, "held-out phrasings TEXT=ATTRIBUTE for PAD (e.g. \"be funny=humor\")")
+      ->delimiter(',');
+  e->add_option("--unseen", f->unseen, "untrained attributes: PAD toward each, alone and joined with each principle")
+      ->delimiter(',');
+  e->add_option("--bootstrap", f->bootstrap.n_resamples, "bootstrap resamples for selectivity CIs")->capture_default_str();
+  e->add_option("--bootstrap-seed", f->bootstrap.seed, "bootstrap seed")->capture_default_str();
   e->callback([f] { run_eval(*f); });
 }
 

@@ -5,4 +5,5 @@
 
 namespace pad::cli {
 void add_eval_run_command(CLI::App& app);
+void add_eval_pairs_command(CLI::App& app);
 }
