@@ -1,5 +1,5 @@
 pad_test(test_model test_model_golden.cpp test_model_cache.cpp test_model_loaders.cpp test_decode.cpp test_pad.cpp
-  test_real_models.cpp test_model_archs.cpp)
+  test_real_models.cpp test_model_archs.cpp test_engine_online.cpp)
 target_link_libraries(test_model PRIVATE pad_decode pad_model pad_tokenizer)
 pad_test(test_cli test_cli.cpp)
 target_link_libraries(test_cli PRIVATE pad_model)

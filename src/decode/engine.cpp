@@ -2,6 +2,8 @@
 // per step over every active request, the PAD step as the sampler chain's guidance.
 #include "pad/decode/engine.h"
 
+#include "engine_internal.h"
+
 #include <algorithm>
 #include <chrono>
 #include <map>
@@ -14,28 +16,6 @@
 namespace pad {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-double ms_between(Clock::time_point a, Clock::time_point b) {
-  return std::chrono::duration<double, std::milli>(b - a).count();
-}
-
-// One cached sequence a request owns on one of the engine's models.
-struct EngineRow {
-  int model = 0;
-  int slot = -1;
-  int adapter = -1;
-  bool want_head = false;    // the PersRM value head is applied to this row's hidden state
-  std::vector<int> pending;  // tokens to feed at the next step
-  bool bridged = false;      // a PersRM row in its own vocabulary (VocabBridge)
-  std::vector<int> prompt;   // bridged: the row's prompt in PersRM tokens
-  std::vector<int> fed;      // bridged: the tokens in the row's cache
-  int out = -1;              // this step: index into the model's forward output
-  bool full = false;         // this step: full-vocabulary logits needed
-  bool full_head = false;    // this step: full-vocabulary value-head logits needed
-  int full_out = -1;         // index into the model's full logits
-  int head_out = -1;         // index into the model's full head logits
-};
 
 // The k best ids by base logit, best first, ties to the lower id (as keep_top_k), without building
 // a vocabulary-sized candidate list.
@@ -87,22 +67,6 @@ void EngineOptions::validate() const {
   if (max_batch < 1) throw_invalid("--max-batch ", max_batch, " is out of range (expected ≥ 1)");
 }
 
-struct PadEngine::Active {
-  size_t index = 0;
-  const PadRequest* req = nullptr;
-  std::vector<EngineRow> rows;       // rows[0] is the base row
-  std::vector<int> persrm_row;       // per principle: row giving PersRM logits
-  std::vector<bool> persrm_via_head; // ... through the value head
-  std::vector<int> ref_row;          // per principle: row giving reference logits
-  std::unique_ptr<Sampler> sampler;
-  std::shared_ptr<PadStep> pad;
-  std::vector<int> cand;                   // rule=topk: this step's candidates (base top-k)
-  std::vector<std::vector<float>> sparse;  // rule=topk: [V] buffers filled at the candidates (PersRM, ref per principle)
-  PadResult result;
-  int n_steps = 0;
-  bool done = false;
-  Clock::time_point t_first_done;
-};
 
 PadEngine::PadEngine(std::shared_ptr<Model> base, PersRm persrm, std::shared_ptr<Model> ref, EngineOptions options)
     : persrm_(std::move(persrm)), options_(std::move(options)) {
@@ -141,7 +105,8 @@ void PadEngine::admit(Active& a, const PadRequest& req) {
   a.req = &req;
   a.rows.push_back({0, base.create_slot(), -1, false, p.base});
   a.sampler = std::make_unique<Sampler>(req.sampling);
-  if (options_.strategy == Strategy::kPad) {
+  a.sampler->keep_guided(req.n_logprobs >= 0);
+  if (a.strategy == Strategy::kPad) {
     req.pad.validate(base.config().n_vocab);
     if (p.principles.empty()) throw_invalid("request ", a.index, ": PAD needs a preference");
     PAD_CHECK(p.weights.size() == p.principles.size(), "one weight per principle");
@@ -185,10 +150,14 @@ void PadEngine::admit(Active& a, const PadRequest& req) {
     a.pad = std::make_shared<PadStep>(req.pad);
     a.sampler->add_guidance(a.pad);
   }
+  std::lock_guard<std::mutex> lock(mu_);
+  stats_.n_rows += static_cast<int64_t>(a.rows.size());
 }
 
 void PadEngine::release(Active& a) {
   for (EngineRow& r : a.rows) models_[r.model]->free_slot(r.slot);
+  std::lock_guard<std::mutex> lock(mu_);
+  stats_.n_rows -= static_cast<int64_t>(a.rows.size());
   a.rows.clear();
 }
 
@@ -203,7 +172,7 @@ void PadEngine::candidate_logits(const Model& m, const at::Tensor& hidden, bool 
   for (size_t i = 0; i < ids.size(); ++i) dst[ids[i]] = v.data_ptr<float>()[i];
 }
 
-void PadEngine::step(std::vector<Active*>& active, const TokenCallback& on_token) {
+void PadEngine::step(std::vector<Active*>& active) {
   const auto t0 = Clock::now();
   const size_t n_models = models_.size();
   const int64_t n_vocab = models_[0]->config().n_vocab;
@@ -295,7 +264,7 @@ void PadEngine::step(std::vector<Active*>& active, const TokenCallback& on_token
       a->result.t_prefill_ms = ms_between(t0, t1);
       a->t_first_done = Clock::now();
     }
-    finish_token(*a, token, on_token);
+    finish_token(*a, token);
   }
 }
 
@@ -349,7 +318,32 @@ void PadEngine::write_trace(const Active& a, int token) const {
   *options_.trace << j.dump() << "\n";
 }
 
-void PadEngine::finish_token(Active& a, int token, const TokenCallback& on_token) {
+// The chosen token's log-probability and the best alternatives under the guided scores.
+TokenEvent PadEngine::token_event(const Active& a, int token) const {
+  TokenEvent e;
+  e.token = token;
+  if (a.req->n_logprobs < 0) return e;
+  const Candidates& c = a.sampler->guided();
+  float max = -INFINITY;
+  for (float x : c.scores) max = std::max(max, x);
+  double sum = 0;
+  for (float x : c.scores) sum += std::exp(static_cast<double>(x - max));
+  const float log_z = max + static_cast<float>(std::log(sum));
+  e.logprob = -INFINITY;
+  std::vector<size_t> order(c.size());
+  for (size_t i = 0; i < c.size(); ++i) {
+    order[i] = i;
+    if (c.ids[i] == token) e.logprob = c.scores[i] - log_z;
+  }
+  const size_t n = std::min(order.size(), static_cast<size_t>(a.req->n_logprobs));
+  std::partial_sort(order.begin(), order.begin() + n, order.end(), [&](size_t x, size_t y) {
+    return c.scores[x] > c.scores[y] || (c.scores[x] == c.scores[y] && c.ids[x] < c.ids[y]);
+  });
+  for (size_t i = 0; i < n; ++i) e.top.push_back({c.ids[order[i]], c.scores[order[i]] - log_z});
+  return e;
+}
+
+void PadEngine::finish_token(Active& a, int token) {
   const PadRequest& req = *a.req;
   if (std::find(req.stop_ids.begin(), req.stop_ids.end(), token) != req.stop_ids.end()) {
     a.result.stop_reason = "eos";
@@ -357,7 +351,11 @@ void PadEngine::finish_token(Active& a, int token, const TokenCallback& on_token
     return;
   }
   a.result.tokens.push_back(token);
-  if (on_token) on_token(a.index, token);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++stats_.tokens_by_strategy[strategy_name(a.strategy)];
+  }
+  if (a.cb.on_token) a.cb.on_token(token_event(a, token));
   if (!req.stop_strings.empty() && options_.detokenize) {
     const std::string text = options_.detokenize(a.result.tokens);
     for (const std::string& s : req.stop_strings)
@@ -368,6 +366,10 @@ void PadEngine::finish_token(Active& a, int token, const TokenCallback& on_token
   }
   if (!a.done && static_cast<int>(a.result.tokens.size()) >= req.n_predict) {
     a.result.stop_reason = "length";
+    a.done = true;
+  }
+  if (!a.done && req.max_wall_ms > 0 && ms_between(a.t_admit, Clock::now()) >= req.max_wall_ms) {
+    a.result.stop_reason = "time";
     a.done = true;
   }
   for (EngineRow& r : a.rows) r.pending = {token};
@@ -392,46 +394,7 @@ void PadEngine::retokenize_bridged(Active& a) {
   }
 }
 
-std::vector<PadResult> PadEngine::run(const std::vector<PadRequest>& requests, const TokenCallback& on_token) {
-  std::vector<PadResult> results(requests.size());
-  if (options_.strategy == Strategy::kBestOfN) {
-    for (size_t i = 0; i < requests.size(); ++i) results[i] = run_best_of_n(requests[i], on_token, i);
-    return results;
-  }
-  std::vector<std::unique_ptr<Active>> active;
-  size_t next = 0;
-  while (next < requests.size() || !active.empty()) {
-    while (static_cast<int>(active.size()) < options_.max_batch && next < requests.size()) {
-      auto a = std::make_unique<Active>();
-      a->index = next;
-      if (requests[next].n_predict <= 0) {
-        results[next++].stop_reason = "length";
-        continue;
-      }
-      try {
-        admit(*a, requests[next]);
-      } catch (...) {
-        release(*a);
-        for (auto& other : active) release(*other);
-        throw;
-      }
-      active.push_back(std::move(a));
-      ++next;
-    }
-    if (active.empty()) break;
-    std::vector<Active*> view;
-    for (auto& a : active) view.push_back(a.get());
-    step(view, on_token);
-    for (auto& a : active) {
-      if (!a->done) continue;
-      a->result.t_decode_ms = ms_between(a->t_first_done, Clock::now());
-      results[a->index] = std::move(a->result);
-      release(*a);
-    }
-    active.erase(std::remove_if(active.begin(), active.end(), [](const auto& a) { return a->done; }), active.end());
-  }
-  return results;
-}
+
 
 std::vector<std::vector<float>> PadEngine::token_logprobs(int m, int adapter, bool with_head, const std::vector<int>& prompt,
                                                           const std::vector<std::vector<int>>& responses) {
@@ -479,11 +442,8 @@ std::vector<double> PadEngine::sequence_rewards(const RequestPrompts& p, const s
   return total;
 }
 
-PadResult PadEngine::run_best_of_n(const PadRequest& req, const TokenCallback& on_token, size_t index) {
-  if (req.n_best < 1) throw_invalid("--n-best ", req.n_best, " is out of range (expected ≥ 1)");
-  if (req.sampling.temperature <= 0 && req.n_best > 1)
-    throw_invalid("best-of-n with --n-best ", req.n_best, " needs sampling (--temp > 0); greedy samples are identical");
-  if (req.prompts.principles.empty()) throw_invalid("request ", index, ": best-of-n needs a preference");
+PadResult PadEngine::run_best_of_n(const PadRequest& req, const std::function<void(int)>& on_token, size_t index) {
+  validate_request(req, Strategy::kBestOfN, index);
   GenerateOptions g;
   g.n_predict = req.n_predict;
   g.sampling = req.sampling;
@@ -503,7 +463,7 @@ PadResult PadEngine::run_best_of_n(const PadRequest& req, const TokenCallback& o
   r.t_prefill_ms = samples[best].t_prefill_ms;
   r.t_decode_ms = ms_between(t0, Clock::now()) - r.t_prefill_ms;
   if (on_token)
-    for (int t : r.tokens) on_token(index, t);
+    for (int t : r.tokens) on_token(t);
   return r;
 }
 

@@ -116,6 +116,7 @@ void Sampler::add_guidance(std::shared_ptr<CandidateStep> step) { guidance_.push
 
 int Sampler::choose(Candidates& c) {
   for (auto& step : guidance_) step->apply(c);
+  if (keep_guided_) guided_ = c;
   if (greedy()) return argmax(c);
   keep_top_k(c, options_.top_k);
   keep_top_p(c, options_.top_p);
@@ -127,7 +128,7 @@ int Sampler::choose(Candidates& c) {
 }
 
 int Sampler::choose(const float* logits, int64_t n_vocab) {
-  if (greedy() && guidance_.empty()) {
+  if (greedy() && guidance_.empty() && !keep_guided_) {
     // Fast path: no candidate vector for a plain argmax over the vocabulary.
     int64_t best = 0;
     for (int64_t i = 1; i < n_vocab; ++i)

@@ -1,10 +1,20 @@
-// The PAD engine: base, prompting, PAD and best-of-n in one batched, cached loop. Requests advance
-// together; a request that ends frees its rows for the next (continuous batching).
+// The PAD engine, online: requests are submitted at any time (any thread) and every active one
+// advances by one token per step (continuous batching); a request that finishes or is cancelled
+// frees its rows at once. run() is a thin loop over the same engine for fixed request lists.
 #pragma once
 
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
 #include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <ostream>
+#include <set>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -52,6 +62,9 @@ struct RequestPrompts {
 
 struct PadRequest {
   RequestPrompts prompts;
+  std::optional<Strategy> strategy;       // unset: EngineOptions::strategy
+  int n_logprobs = -1;                    // ≥ 0: report each token's log-probability and this many alternatives
+  double max_wall_ms = 0;                 // > 0: stop ("time") after this long since admission
   PadOptions pad;
   SamplingOptions sampling;
   int n_predict = 128;
@@ -62,15 +75,47 @@ struct PadRequest {
 
 struct PadResult {
   std::vector<int> tokens;
-  std::string stop_reason;  // eos | stop | length
+  std::string stop_reason;  // eos | stop | length | time | cancelled | error
+  std::string error;        // stop_reason "error": what went wrong
   double t_prefill_ms = 0;
   double t_decode_ms = 0;
   double sequence_reward = 0;  // best-of-n: Σ_t reward_t of the kept sample
 };
 
+// One accepted token as the request's consumer sees it. Log-probabilities are of the final, guided
+// distribution (PAD scores after the PAD step; base logits without it), before truncation/temperature.
+struct TokenEvent {
+  int token = -1;
+  float logprob = 0;                        // valid when the request asked for n_logprobs ≥ 0
+  std::vector<std::pair<int, float>> top;   // the n_logprobs most likely ids, best first
+};
+
+// Called on the engine's (scheduler) thread. on_done is called exactly once per submitted request.
+struct RequestCallbacks {
+  std::function<void(const TokenEvent&)> on_token;
+  std::function<void(const PadResult&)> on_done;
+};
+
+// submit() with a full queue.
+struct EngineBusy : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// A snapshot for metrics.
+struct EngineStats {
+  size_t n_queued = 0;
+  size_t n_active = 0;        // requests being decoded
+  int64_t n_rows = 0;         // cache slots held on all models
+  uint64_t n_steps = 0;
+  double step_ms_total = 0;   // wall time of all steps
+  std::map<std::string, uint64_t> tokens_by_strategy;
+  std::map<std::string, double> decode_ms_by_strategy;  // Σ per-request decode time
+};
+
 struct EngineOptions {
   Strategy strategy = Strategy::kPad;
   int max_batch = 16;  // requests decoded together
+  size_t max_queue = 0;  // submitted but not yet admitted; 0 = unbounded (submit throws EngineBusy past it)
   std::function<std::string(const std::vector<int>&)> detokenize;  // stop strings, trace texts
   std::ostream* trace = nullptr;  // JSONL, one line per request per step (PAD)
   // Ids at or above this are never chosen (0: no limit). Set to the tokenizer's size: embedding
@@ -83,9 +128,25 @@ class PadEngine {
  public:
   // `ref` may be null: the base model is the reference.
   PadEngine(std::shared_ptr<Model> base, PersRm persrm, std::shared_ptr<Model> ref, EngineOptions options);
+  ~PadEngine();  // frees the slots of requests still active
 
   // Runs every request; results in request order. on_token(request, id) after each accepted token.
+  // A thin loop over submit()/step(); throws std::invalid_argument for a bad request before any compute.
   std::vector<PadResult> run(const std::vector<PadRequest>& requests, const TokenCallback& on_token = {});
+
+  // --- online use ---
+  // Validates (std::invalid_argument naming the field) and queues a request; thread-safe. Throws
+  // EngineBusy when EngineOptions::max_queue requests are waiting already.
+  uint64_t submit(PadRequest request, RequestCallbacks callbacks);
+  // Ends a queued or active request ("cancelled") at the next step; thread-safe; unknown ids are ignored.
+  void cancel(uint64_t id);
+  // Scheduler thread only: admits queued requests up to max_batch, advances every active one by one
+  // token, finishes and frees those that are done. Returns false when there was nothing to do.
+  bool step();
+  // Blocks until a request is submitted or cancelled, or `timeout` passes.
+  void wait_for_work(std::chrono::milliseconds timeout);
+  EngineStats stats() const;
+  int64_t n_ctx() const;  // the base model's context length (positions)
 
   // Σ_t Σ_j w_j [log π_persrm_j(y_t | ·) − log π_ref_j(y_t | ·)] (full-vocabulary log-probabilities)
   // for each response after the request's principle prompts: best-of-n's sequence reward.
@@ -93,10 +154,20 @@ class PadEngine {
 
  private:
   struct Active;
+  struct Queued {
+    uint64_t id;
+    PadRequest req;
+    RequestCallbacks cb;
+    size_t label;  // run(): the request's position; else the id
+  };
+  void validate_request(const PadRequest& req, Strategy s, size_t label) const;
+  void admit_queued();
+  void finish(Active& a);
   void admit(Active& a, const PadRequest& req);
-  void step(std::vector<Active*>& active, const TokenCallback& on_token);
+  void step(std::vector<Active*>& active);
   void release(Active& a);
-  void finish_token(Active& a, int token, const TokenCallback& on_token);
+  void finish_token(Active& a, int token);
+  TokenEvent token_event(const Active& a, int token) const;
   void retokenize_bridged(Active& a);
   void write_trace(const Active& a, int token) const;
   void candidate_logits(const Model& m, const at::Tensor& hidden, bool head, const std::vector<int>& ids,
@@ -110,7 +181,7 @@ class PadEngine {
   };
   void run_candidate_jobs(const std::vector<CandidateJob>& jobs, const std::vector<ForwardOutput>& out) const;
   void bridged_logits(Active& a, int model, bool head, const at::Tensor& hidden, std::vector<float>& dst) const;
-  PadResult run_best_of_n(const PadRequest& req, const TokenCallback& on_token, size_t index);
+  PadResult run_best_of_n(const PadRequest& req, const std::function<void(int)>& on_token, size_t index);
   std::vector<std::vector<float>> token_logprobs(int model_index, int adapter, bool with_head, const std::vector<int>& prompt,
                                                  const std::vector<std::vector<int>>& responses);
 
@@ -119,6 +190,14 @@ class PadEngine {
   int ref_model_ = 0;
   PersRm persrm_;
   EngineOptions options_;
+
+  mutable std::mutex mu_;            // guards queue_, cancelled_, next_id_, stats_
+  std::condition_variable work_cv_;
+  std::deque<Queued> queue_;
+  std::set<uint64_t> cancelled_;
+  uint64_t next_id_ = 0;
+  EngineStats stats_;
+  std::vector<std::unique_ptr<Active>> active_;  // scheduler thread only
 };
 
 }  // namespace pad

@@ -57,11 +57,17 @@ class Sampler {
   void accept(int token);
   void reset();
   bool greedy() const { return options_.temperature <= 0.0f; }
+  // Keep a copy of the candidates after guidance (the final, guided distribution's scores) at each
+  // choose(), for log-probabilities; off by default since it copies up to a vocabulary per token.
+  void keep_guided(bool on) { keep_guided_ = on; }
+  const Candidates& guided() const { return guided_; }
 
  private:
   SamplingOptions options_;
   std::vector<std::shared_ptr<CandidateStep>> guidance_;
   std::mt19937_64 rng_;
+  bool keep_guided_ = false;
+  Candidates guided_;
 };
 
 // Individual steps, exposed for tests and for strategies that build their own chain.

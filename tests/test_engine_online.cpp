@@ -1,0 +1,162 @@
+// The online engine: requests that join a running batch decode exactly as they would alone, a
+// cancelled request frees its cache slots at once, per-request strategies mix in one batch, and
+// log-probabilities come from the guided distribution.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "pad/decode/engine.h"
+#include "test_util.h"
+
+namespace pad {
+namespace {
+
+ModelConfig cfg() {
+  ModelConfig c;
+  c.n_vocab = 61;
+  c.d_model = 32;
+  c.n_layer = 2;
+  c.n_head = 4;
+  c.n_kv_head = 2;
+  c.head_dim = 8;
+  c.d_ff = 48;
+  return c;
+}
+
+struct Fixture {
+  std::shared_ptr<Model> base = std::make_shared<Model>(cfg(), random_weights(cfg(), at::kFloat, 1));
+  std::shared_ptr<Model> full = std::make_shared<Model>(cfg(), random_weights(cfg(), at::kFloat, 2));
+  PersRm rm{PersRm::Form::kFull, full, -1, nullptr};
+};
+
+PadRequest request(std::vector<int> base, std::vector<int> principle, int n, Strategy s) {
+  PadRequest r;
+  r.prompts = {base, {principle}, {1.0}};
+  r.n_predict = n;
+  r.strategy = s;
+  r.pad.k = 6;
+  return r;
+}
+
+struct Collect {
+  std::vector<int> tokens;
+  PadResult result;
+  bool done = false;
+  RequestCallbacks callbacks() {
+    return {[this](const TokenEvent& e) { tokens.push_back(e.token); },
+            [this](const PadResult& r) { result = r, done = true; }};
+  }
+};
+
+TEST(EngineOnline, JoiningMidRunGivesTheSameTokensAsRunningAlone) {
+  Fixture fx;
+  PadRequest first = request({3, 14, 15, 9, 2}, {7, 1, 8, 2}, 12, Strategy::kPad);
+  PadRequest late = request({5, 9, 26}, {5, 9, 26}, 8, Strategy::kPad);
+  PadRequest plain = request({1, 2, 3}, {1, 2, 3}, 8, Strategy::kBase);
+  std::vector<int> alone_first, alone_late, alone_plain;
+  {
+    PadEngine e(fx.base, fx.rm, nullptr, EngineOptions{});
+    alone_first = e.run({first})[0].tokens;
+    alone_late = e.run({late})[0].tokens;
+    alone_plain = e.run({plain})[0].tokens;
+  }
+  PadEngine e(fx.base, fx.rm, nullptr, EngineOptions{});
+  Collect a, b, c;
+  e.submit(first, a.callbacks());
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(e.step());
+  EXPECT_EQ(a.tokens.size(), 3u);
+  e.submit(late, b.callbacks());  // joins a running batch
+  ASSERT_TRUE(e.step());
+  e.submit(plain, c.callbacks());  // another strategy in the same batch
+  while (e.step()) {
+  }
+  ASSERT_TRUE(a.done && b.done && c.done);
+  EXPECT_EQ(a.result.tokens, alone_first);
+  EXPECT_EQ(b.result.tokens, alone_late);
+  EXPECT_EQ(c.result.tokens, alone_plain);
+  EXPECT_EQ(a.tokens, alone_first);  // streamed tokens are the result's
+  EXPECT_EQ(a.result.stop_reason, "length");
+  EXPECT_EQ(fx.base->n_active_slots(), 0);
+  EXPECT_EQ(fx.full->n_active_slots(), 0);
+  EXPECT_EQ(e.stats().n_rows, 0);
+}
+
+TEST(EngineOnline, CancelFreesTheSlotsAtOnce) {
+  Fixture fx;
+  PadEngine e(fx.base, fx.rm, nullptr, EngineOptions{});
+  Collect a, b, q;
+  const uint64_t ia = e.submit(request({3, 14, 15}, {7, 1, 8}, 50, Strategy::kPad), a.callbacks());
+  e.submit(request({4, 4, 4}, {4, 4, 4}, 50, Strategy::kPad), b.callbacks());
+  ASSERT_TRUE(e.step());
+  EXPECT_GT(fx.full->n_active_slots(), 0);
+  const int before = fx.base->n_active_slots() + fx.full->n_active_slots();
+  e.cancel(ia);
+  ASSERT_TRUE(e.step());
+  EXPECT_TRUE(a.done);
+  EXPECT_EQ(a.result.stop_reason, "cancelled");
+  EXPECT_LT(fx.base->n_active_slots() + fx.full->n_active_slots(), before);
+  EXPECT_EQ(e.stats().n_active, 1u);
+  // a queued request can be cancelled before it ever runs
+  EngineOptions one;
+  one.max_batch = 1;
+  PadEngine e1(fx.base, fx.rm, nullptr, one);
+  Collect x, y;
+  e1.submit(request({3, 14, 15}, {7, 1, 8}, 4, Strategy::kPad), x.callbacks());
+  const uint64_t iy = e1.submit(request({3, 14, 15}, {7, 1, 8}, 4, Strategy::kPad), y.callbacks());
+  e1.cancel(iy);
+  while (e1.step()) {
+  }
+  EXPECT_EQ(y.result.stop_reason, "cancelled");
+  EXPECT_TRUE(y.tokens.empty());
+  EXPECT_EQ(x.result.tokens.size(), 4u);
+  while (e.step()) {
+  }
+  EXPECT_TRUE(b.done);
+  EXPECT_EQ(fx.base->n_active_slots(), 0);
+  EXPECT_EQ(fx.full->n_active_slots(), 0);
+}
+
+TEST(EngineOnline, BoundedQueueAndValidationOnSubmit) {
+  Fixture fx;
+  EngineOptions o;
+  o.max_queue = 1;
+  PadEngine e(fx.base, fx.rm, nullptr, o);
+  Collect a, b;
+  e.submit(request({1, 2}, {1, 2}, 2, Strategy::kPad), a.callbacks());
+  EXPECT_THROW(e.submit(request({1, 2}, {1, 2}, 2, Strategy::kPad), b.callbacks()), EngineBusy);
+  PadRequest bad = request({1, 2}, {1, 2}, 2, Strategy::kPad);
+  bad.pad.k = 0;
+  EXPECT_THROW(e.submit(bad, b.callbacks()), std::invalid_argument);
+  while (e.step()) {
+  }
+  EXPECT_TRUE(a.done);
+  EXPECT_FALSE(b.done);
+  PadEngine plain_only(fx.base, PersRm{}, nullptr, EngineOptions{Strategy::kBase});
+  EXPECT_THROW(plain_only.submit(request({1, 2}, {1, 2}, 2, Strategy::kPad), b.callbacks()), std::invalid_argument);
+}
+
+TEST(EngineOnline, LogprobsAreOfTheGuidedDistribution) {
+  Fixture fx;
+  PadEngine e(fx.base, fx.rm, nullptr, EngineOptions{});
+  PadRequest r = request({3, 14, 15}, {7, 1, 8}, 5, Strategy::kPad);
+  r.n_logprobs = 3;
+  std::vector<TokenEvent> events;
+  RequestCallbacks cb{[&](const TokenEvent& ev) { events.push_back(ev); }, {}};
+  e.submit(r, cb);
+  while (e.step()) {
+  }
+  ASSERT_EQ(events.size(), 5u);
+  for (const TokenEvent& ev : events) {
+    ASSERT_EQ(ev.top.size(), 3u);
+    EXPECT_EQ(ev.top[0].first, ev.token);  // greedy picks the guided argmax
+    EXPECT_FLOAT_EQ(ev.logprob, ev.top[0].second);
+    EXPECT_LE(ev.logprob, 0.0f);
+    double mass = 0;
+    for (const auto& [id, lp] : ev.top) mass += std::exp(lp);
+    EXPECT_LE(mass, 1.0 + 1e-5);  // over only k = 6 candidates: a real distribution
+    EXPECT_GE(ev.top[0].second, ev.top[1].second);
+  }
+}
+
+}  // namespace
+}  // namespace pad
