@@ -10,10 +10,19 @@
 #include "pad/kernels/weight.h"
 #include "pad/util/error.h"
 
+// The dequantizers run at every product over a quantized matrix: compiled for AVX2 as well as the
+// baseline, chosen at load time (x86-64 with GCC; elsewhere the plain build).
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define PAD_DEQUANT_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define PAD_DEQUANT_CLONES
+#endif
+
 namespace pad::kernels {
 namespace {
 using namespace detail;
 
+PAD_DEQUANT_CLONES
 void dequant_q8_0(const BlockQ8_0* b, float* y, int64_t nb) {
   for (int64_t i = 0; i < nb; ++i, y += kQK) {
     const float d = f16_to_f32(b[i].d);
@@ -21,6 +30,7 @@ void dequant_q8_0(const BlockQ8_0* b, float* y, int64_t nb) {
   }
 }
 
+PAD_DEQUANT_CLONES
 void dequant_q4_0(const BlockQ4_0* b, float* y, int64_t nb) {
   for (int64_t i = 0; i < nb; ++i, y += kQK) {
     const float d = f16_to_f32(b[i].d);
@@ -31,26 +41,46 @@ void dequant_q4_0(const BlockQ4_0* b, float* y, int64_t nb) {
   }
 }
 
-// q4_K and q5_K share the sub-block arithmetic; qh is null for q4_K.
-void dequant_k45(const uint16_t* dd, const uint8_t* scales, const uint8_t* qh, const uint8_t* qs, float* y) {
-  const float d = f16_to_f32(dd[0]), dmin = f16_to_f32(dd[1]);
-  for (int j = 0; j < 4; ++j, qs += 32) {
-    uint8_t sc, m;
-    k_scale_min(2 * j, scales, &sc, &m);
-    const float d1 = d * float(sc), m1 = dmin * float(m);
-    k_scale_min(2 * j + 1, scales, &sc, &m);
-    const float d2 = d * float(sc), m2 = dmin * float(m);
-    for (int l = 0; l < 32; ++l) {
-      const int h = qh != nullptr && (qh[l] >> (2 * j)) & 1 ? 16 : 0;
-      *y++ = d1 * float((qs[l] & 0xF) + h) - m1;
-    }
-    for (int l = 0; l < 32; ++l) {
-      const int h = qh != nullptr && (qh[l] >> (2 * j + 1)) & 1 ? 16 : 0;
-      *y++ = d2 * float((qs[l] >> 4) + h) - m2;
+// q4_K and q5_K: eight sub-blocks of 32 with their own scale and min. Branch-free inner loops
+// (the 5th bit as a shift) so the compiler vectorizes them; the float operations and their order
+// are the reference's, so the result is the same bit for bit.
+PAD_DEQUANT_CLONES
+void dequant_q4_K(const BlockQ4_K* blocks, float* y, int64_t nb) {
+  for (int64_t i = 0; i < nb; ++i) {
+    const BlockQ4_K& b = blocks[i];
+    const float d = f16_to_f32(b.d), dmin = f16_to_f32(b.dmin);
+    const uint8_t* qs = b.qs;
+    for (int j = 0; j < 4; ++j, qs += 32, y += 64) {
+      uint8_t sc, m;
+      k_scale_min(2 * j, b.scales, &sc, &m);
+      const float d1 = d * float(sc), m1 = dmin * float(m);
+      k_scale_min(2 * j + 1, b.scales, &sc, &m);
+      const float d2 = d * float(sc), m2 = dmin * float(m);
+      for (int l = 0; l < 32; ++l) y[l] = d1 * float(qs[l] & 0xF) - m1;
+      for (int l = 0; l < 32; ++l) y[32 + l] = d2 * float(qs[l] >> 4) - m2;
     }
   }
 }
 
+PAD_DEQUANT_CLONES
+void dequant_q5_K(const BlockQ5_K* blocks, float* y, int64_t nb) {
+  for (int64_t i = 0; i < nb; ++i) {
+    const BlockQ5_K& b = blocks[i];
+    const float d = f16_to_f32(b.d), dmin = f16_to_f32(b.dmin);
+    const uint8_t* qs = b.qs;
+    for (int j = 0; j < 4; ++j, qs += 32, y += 64) {
+      uint8_t sc, m;
+      k_scale_min(2 * j, b.scales, &sc, &m);
+      const float d1 = d * float(sc), m1 = dmin * float(m);
+      k_scale_min(2 * j + 1, b.scales, &sc, &m);
+      const float d2 = d * float(sc), m2 = dmin * float(m);
+      for (int l = 0; l < 32; ++l) y[l] = d1 * float((qs[l] & 0xF) + (((b.qh[l] >> (2 * j)) & 1) << 4)) - m1;
+      for (int l = 0; l < 32; ++l) y[32 + l] = d2 * float((qs[l] >> 4) + (((b.qh[l] >> (2 * j + 1)) & 1) << 4)) - m2;
+    }
+  }
+}
+
+PAD_DEQUANT_CLONES
 void dequant_q6_K(const BlockQ6_K* b, float* y, int64_t nb) {
   for (int64_t i = 0; i < nb; ++i) {
     const float d = f16_to_f32(b[i].d);
@@ -220,18 +250,8 @@ void dequantize_row_ref(WType type, const uint8_t* src, float* dst, int64_t n) {
     }
     case WType::kQ8_0: return dequant_q8_0(reinterpret_cast<const BlockQ8_0*>(src), dst, nb);
     case WType::kQ4_0: return dequant_q4_0(reinterpret_cast<const BlockQ4_0*>(src), dst, nb);
-    case WType::kQ4_K:
-      for (int64_t i = 0; i < nb; ++i) {
-        const auto& b = reinterpret_cast<const BlockQ4_K*>(src)[i];
-        dequant_k45(&b.d, b.scales, nullptr, b.qs, dst + i * kQKK);
-      }
-      return;
-    case WType::kQ5_K:
-      for (int64_t i = 0; i < nb; ++i) {
-        const auto& b = reinterpret_cast<const BlockQ5_K*>(src)[i];
-        dequant_k45(&b.d, b.scales, b.qh, b.qs, dst + i * kQKK);
-      }
-      return;
+    case WType::kQ4_K: return dequant_q4_K(reinterpret_cast<const BlockQ4_K*>(src), dst, nb);
+    case WType::kQ5_K: return dequant_q5_K(reinterpret_cast<const BlockQ5_K*>(src), dst, nb);
     case WType::kQ6_K: return dequant_q6_K(reinterpret_cast<const BlockQ6_K*>(src), dst, nb);
   }
   throw_invalid("dequantize_row_ref: unknown weight type ", uint32_t(type));

@@ -53,6 +53,9 @@ void Model::project(const at::Tensor& x, const Projection& p, const at::Tensor& 
 
 ForwardOutput Model::forward(const std::vector<Row>& rows, bool want_logits) {
   if (rows.empty()) throw_invalid("forward: no rows");
+  if (proj_.empty())
+    throw_invalid("forward: the cached forward reads f32, f16, bf16 or quantized weights; this model holds ",
+                  c10::toString(dtype()), " (use hidden_sequence)");
   const ModelConfig& c = config_;
   std::vector<int64_t> ids, positions, row_start;
   std::vector<bool> seen(slots_.size(), false);
@@ -151,6 +154,7 @@ ForwardOutput Model::forward(const std::vector<Row>& rows, bool want_logits) {
 }
 
 at::Tensor Model::logits_from_hidden(const at::Tensor& hidden) const {
+  if (!lm_head_.defined()) return at::matmul(hidden, weights_.lm_head.to(hidden.scalar_type()).t());
   at::Tensor h = hidden.to(at::kFloat).contiguous();
   at::Tensor logits = at::empty({h.size(0), lm_head_.n}, at::kFloat);  // [P, V] f32
   project(h, Projection{{lm_head_}, lm_head_.n}, at::Tensor(), logits);

@@ -47,9 +47,7 @@ kernels::WType gguf_export_type(const std::string& mix, const std::string& name,
 
 void save_gguf_model(const std::string& path, const ModelConfig& c, const TensorSupplier& supply,
                      const std::string& mix, const std::map<std::string, GgufValue>& extra) {
-  if (c.arch != Arch::kLlama && c.arch != Arch::kQwen2 && c.arch != Arch::kMistral)
-    throw_invalid(path, ": GGUF export supports llama and qwen2 architectures");
-  const std::string arch = c.arch == Arch::kQwen2 ? "qwen2" : "llama";
+  const std::string arch = c.arch == Arch::kQwen2 ? "qwen2" : c.arch == Arch::kQwen3 ? "qwen3" : "llama";
   std::map<std::string, GgufValue> meta = extra;
   meta["general.architecture"] = string_value(arch);
   meta["general.name"] = string_value("pad random-weight model");
@@ -94,6 +92,10 @@ void save_gguf_model(const std::string& path, const ModelConfig& c, const Tensor
       add(h + "self_attn.k_proj.bias", g + "attn_k.bias", {kv_dim}, i, 0);
       add(h + "self_attn.v_proj.bias", g + "attn_v.bias", {kv_dim}, i, 0);
     }
+    if (c.qk_norm) {
+      add(h + "self_attn.q_norm.weight", g + "attn_q_norm.weight", {c.head_dim}, i, 0);
+      add(h + "self_attn.k_norm.weight", g + "attn_k_norm.weight", {c.head_dim}, i, 0);
+    }
     add(h + "self_attn.o_proj.weight", g + "attn_output.weight", {d, q_dim}, i, 0);
     add(h + "post_attention_layernorm.weight", g + "ffn_norm.weight", {d}, i, 0);
     add(h + "mlp.gate_proj.weight", g + "ffn_gate.weight", {c.d_ff, d}, i, 0);
@@ -126,7 +128,8 @@ TensorSupplier weights_supplier(const ModelWeights& w) {
         {"self_attn.v_proj.weight", &l.wv},       {"self_attn.o_proj.weight", &l.wo},
         {"mlp.gate_proj.weight", &l.w_gate},      {"mlp.up_proj.weight", &l.w_up},
         {"mlp.down_proj.weight", &l.w_down},      {"self_attn.q_proj.bias", &l.bq},
-        {"self_attn.k_proj.bias", &l.bk},         {"self_attn.v_proj.bias", &l.bv}};
+        {"self_attn.k_proj.bias", &l.bk},         {"self_attn.v_proj.bias", &l.bv},
+        {"self_attn.q_norm.weight", &l.q_norm},   {"self_attn.k_norm.weight", &l.k_norm}};
     const at::Tensor* t = by_name.at(hf.substr(dot + 1));
     PAD_CHECK(t->defined(), "tensor ", hf, " is not held as a float tensor");
     return *t;
