@@ -17,6 +17,10 @@ namespace {
 constexpr int64_t kRowsPerBlock = 16;   // weight rows per unit of the thread split (one y line)
 constexpr int64_t kMaxKernelRows = 64;  // more rows of x than this: sgemm
 constexpr int64_t kPanelRows = 64;      // weight rows dequantized at a time into thread scratch
+// Up to this many rows of x, quantized rows are dequantized one at a time (row_at_a_time); above,
+// in panels for the tiled kernel. Measured on the ~98M model: batch 1 q8_0 60 → 66 tok/s, q4_K_M
+// 29 → 32; at batch 4 panels stay faster (154 vs 119 q8_0).
+constexpr int64_t kRowAtATimeRows = 1;
 
 // OpenBLAS single-threaded while pad's pool drives it, restored afterwards (it is process-wide).
 struct BlasThreadsGuard {
@@ -29,6 +33,38 @@ void add_bias(const float* bias, float* y, int64_t ldy, int64_t m, int64_t n0, i
   if (bias == nullptr) return;
   for (int64_t i = 0; i < m; ++i)
     for (int64_t j = n0; j < n1; ++j) y[i * ldy + j] += bias[j];
+}
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define PAD_MATMUL_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define PAD_MATMUL_CLONES
+#endif
+
+// dot(a, b) over k floats with eight independent sums (vectorized per target).
+PAD_MATMUL_CLONES
+float dot_f32(const float* a, const float* b, int64_t k) {
+  float acc[16] = {};
+  int64_t i = 0;
+  for (; i + 16 <= k; i += 16)
+    for (int u = 0; u < 16; ++u) acc[u] += a[i + u] * b[i + u];
+  float s = 0;
+  for (int u = 0; u < 16; ++u) s += acc[u];
+  for (; i < k; ++i) s += a[i] * b[i];
+  return s;
+}
+
+// Few rows of x (decode): each weight row is dequantized into an L1-sized buffer and multiplied
+// into every row of x at once, so the dequantized floats never travel through L2 as panels do.
+void row_at_a_time(const float* x, int64_t m, const WeightMatrix& w, const float* bias, float* y, int64_t ldy,
+                   int64_t n0, int64_t n1, std::vector<float>& scratch) {
+  const int64_t k = w.k;
+  scratch.resize(size_t(k));
+  const size_t stride = w.row_stride();
+  for (int64_t j = n0; j < n1; ++j) {
+    dequantize_row_ref(w.type, w.data + size_t(j) * stride, scratch.data(), k);
+    for (int64_t i = 0; i < m; ++i) y[i * ldy + j] = dot_f32(scratch.data(), x + i * k, k) + (bias ? bias[j] : 0.0f);
+  }
 }
 
 // Weight rows [n0, n1) of w as f32: panels dequantized into `scratch`, then either the small-M
@@ -69,6 +105,8 @@ void thread_rows(const float* x, int64_t m, const WeightMatrix& w, const float* 
         detail::linear_rows_bf16(x + m0 * k, rows, k, reinterpret_cast<const uint16_t*>(w.data), bias,
                                  y + m0 * ldy, ldy, n0, n1);
     }
+  } else if (m <= kRowAtATimeRows) {
+    row_at_a_time(x, m, w, bias, y, ldy, n0, n1, scratch);
   } else {
     panel_rows(x, m, w, bias, y, ldy, n0, n1, scratch);
   }
