@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "ops.h"
 #include "pad/util/error.h"
 
 namespace pad {
@@ -263,22 +264,32 @@ const LoraAdapter& Model::adapter(int id) const {
 void Model::add_lora(at::Tensor& out, const at::Tensor& in, const std::vector<Row>& rows,
                      const std::vector<int64_t>& row_start, int64_t layer,
                      const std::vector<std::pair<std::string, int64_t>>& modules) const {
-  // One gather, two thin products and one scatter-add per adapter and module, whatever the number
-  // of rows using the adapter.
+  // One gather, two thin products (pad's kernels: at decode ATen's per-call cost would exceed the
+  // arithmetic) and one scatter-add per adapter and module, whatever the number of rows using it.
+  const int64_t k_in = in.size(1), ld_out = out.size(1);
+  const float* src = in.data_ptr<float>();
+  float* dst = out.data_ptr<float>();
   for (size_t id = 0; id < adapters_.size(); ++id) {
     std::vector<int64_t> tokens;  // packed token positions of the rows using this adapter
     for (size_t r = 0; r < rows.size(); ++r)
       if (rows[r].adapter == static_cast<int>(id))
         for (int64_t t = row_start[r]; t < row_start[r + 1]; ++t) tokens.push_back(t);
     if (tokens.empty()) continue;
+    const int64_t n = static_cast<int64_t>(tokens.size());
     const auto& mods = adapters_[id].layers[layer];
-    at::Tensor idx = at::tensor(tokens, at::kLong);
-    at::Tensor x = in.index_select(0, idx);  // [n, in]
+    std::vector<float> x(static_cast<size_t>(n * k_in));  // [n, in] the rows' inputs
+    for (int64_t i = 0; i < n; ++i) std::copy_n(src + tokens[i] * k_in, k_in, x.data() + i * k_in);
     for (const auto& [name, offset] : modules) {
       auto it = mods.find(name);
       if (it == mods.end()) continue;
-      at::Tensor delta = at::matmul(at::matmul(x, it->second.a.t()), it->second.b.t());  // [n, out]
-      out.narrow(1, offset, delta.size(1)).index_add_(0, idx, delta);
+      const at::Tensor a = it->second.a.to(at::kFloat).contiguous();  // [r, in]
+      const at::Tensor b = it->second.b.to(at::kFloat).contiguous();  // [out, r]
+      const int64_t rank = a.size(0), n_out = b.size(0);
+      std::vector<float> low(static_cast<size_t>(n * rank)), delta(static_cast<size_t>(n * n_out));
+      kernels::matmul(x.data(), n, kernels::WeightMatrix::from_tensor(a), nullptr, low.data(), rank);
+      kernels::matmul(low.data(), n, kernels::WeightMatrix::from_tensor(b), nullptr, delta.data(), n_out);
+      for (int64_t i = 0; i < n; ++i)
+        ops::add_inplace(dst + tokens[i] * ld_out + offset, delta.data() + i * n_out, n_out);
     }
   }
 }
