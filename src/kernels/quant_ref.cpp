@@ -41,13 +41,13 @@ void dequant_q4_0(const BlockQ4_0* b, float* y, int64_t nb) {
   }
 }
 
-// q4_K and q5_K: eight sub-blocks of 32 with their own scale and min. Branch-free inner loops
-// (the 5th bit as a shift) so the compiler vectorizes them; the float operations and their order
-// are the reference's, so the result is the same bit for bit.
-PAD_DEQUANT_CLONES
-void dequant_q4_K(const BlockQ4_K* blocks, float* y, int64_t nb) {
+// q4_K and q5_K: eight sub-blocks of 32 with their own scale and min; q5_K adds a fifth bit from
+// qh. Branch-free inner loops (the bit as a shift) so the compiler vectorizes them; the float
+// operations and their order are the reference's, so the result is the same bit for bit.
+template <typename Block, bool kFifthBit>
+inline void dequant_k45(const Block* blocks, float* y, int64_t nb) {
   for (int64_t i = 0; i < nb; ++i) {
-    const BlockQ4_K& b = blocks[i];
+    const Block& b = blocks[i];
     const float d = f16_to_f32(b.d), dmin = f16_to_f32(b.dmin);
     const uint8_t* qs = b.qs;
     for (int j = 0; j < 4; ++j, qs += 32, y += 64) {
@@ -56,29 +56,24 @@ void dequant_q4_K(const BlockQ4_K* blocks, float* y, int64_t nb) {
       const float d1 = d * float(sc), m1 = dmin * float(m);
       k_scale_min(2 * j + 1, b.scales, &sc, &m);
       const float d2 = d * float(sc), m2 = dmin * float(m);
-      for (int l = 0; l < 32; ++l) y[l] = d1 * float(qs[l] & 0xF) - m1;
-      for (int l = 0; l < 32; ++l) y[32 + l] = d2 * float(qs[l] >> 4) - m2;
+      for (int l = 0; l < 32; ++l) {
+        int q = qs[l] & 0xF;
+        if constexpr (kFifthBit) q += ((b.qh[l] >> (2 * j)) & 1) << 4;
+        y[l] = d1 * float(q) - m1;
+      }
+      for (int l = 0; l < 32; ++l) {
+        int q = qs[l] >> 4;
+        if constexpr (kFifthBit) q += ((b.qh[l] >> (2 * j + 1)) & 1) << 4;
+        y[32 + l] = d2 * float(q) - m2;
+      }
     }
   }
 }
 
 PAD_DEQUANT_CLONES
-void dequant_q5_K(const BlockQ5_K* blocks, float* y, int64_t nb) {
-  for (int64_t i = 0; i < nb; ++i) {
-    const BlockQ5_K& b = blocks[i];
-    const float d = f16_to_f32(b.d), dmin = f16_to_f32(b.dmin);
-    const uint8_t* qs = b.qs;
-    for (int j = 0; j < 4; ++j, qs += 32, y += 64) {
-      uint8_t sc, m;
-      k_scale_min(2 * j, b.scales, &sc, &m);
-      const float d1 = d * float(sc), m1 = dmin * float(m);
-      k_scale_min(2 * j + 1, b.scales, &sc, &m);
-      const float d2 = d * float(sc), m2 = dmin * float(m);
-      for (int l = 0; l < 32; ++l) y[l] = d1 * float((qs[l] & 0xF) + (((b.qh[l] >> (2 * j)) & 1) << 4)) - m1;
-      for (int l = 0; l < 32; ++l) y[32 + l] = d2 * float((qs[l] >> 4) + (((b.qh[l] >> (2 * j + 1)) & 1) << 4)) - m2;
-    }
-  }
-}
+void dequant_q4_K(const BlockQ4_K* b, float* y, int64_t nb) { dequant_k45<BlockQ4_K, false>(b, y, nb); }
+PAD_DEQUANT_CLONES
+void dequant_q5_K(const BlockQ5_K* b, float* y, int64_t nb) { dequant_k45<BlockQ5_K, true>(b, y, nb); }
 
 PAD_DEQUANT_CLONES
 void dequant_q6_K(const BlockQ6_K* b, float* y, int64_t nb) {
