@@ -6,22 +6,13 @@
 #include <cmath>
 
 #include "pad/decode/engine.h"
+#include "test_model_util.h"
 #include "test_util.h"
 
 namespace pad {
 namespace {
 
-ModelConfig cfg() {
-  ModelConfig c;
-  c.n_vocab = 61;
-  c.d_model = 32;
-  c.n_layer = 2;
-  c.n_head = 4;
-  c.n_kv_head = 2;
-  c.head_dim = 8;
-  c.d_ff = 48;
-  return c;
-}
+ModelConfig cfg() { return test::small_decode_config(); }
 
 struct Fixture {
   std::shared_ptr<Model> base = std::make_shared<Model>(cfg(), random_weights(cfg(), at::kFloat, 1));

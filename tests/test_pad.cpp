@@ -11,22 +11,13 @@
 #include "pad/decode/preference.h"
 #include "pad/tokenizer/tokenizer.h"
 #include "pad/util/file.h"
+#include "test_model_util.h"
 #include "test_util.h"
 
 namespace pad {
 namespace {
 
-ModelConfig cfg() {
-  ModelConfig c;
-  c.n_vocab = 61;
-  c.d_model = 32;
-  c.n_layer = 2;
-  c.n_head = 4;
-  c.n_kv_head = 2;
-  c.head_dim = 8;
-  c.d_ff = 48;
-  return c;
-}
+ModelConfig cfg() { return test::small_decode_config(); }
 
 std::shared_ptr<Model> make_model(uint64_t seed, ModelWeights* weights_out = nullptr) {
   ModelWeights w = random_weights(cfg(), at::kFloat, seed);
