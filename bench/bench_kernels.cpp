@@ -152,15 +152,19 @@ void bench_weight_types(double stream_gbs) {
   const int64_t n = 2048, k = 768;
   std::printf("\nWeightMatrix matmul, N=%lld K=%lld: GB/s of stored bytes (ratio to probe); GFLOP/s at M=128/512\n",
               (long long)n, (long long)k);
-  std::printf("%6s | %13s %13s %13s %13s | %8s %8s\n", "type", "M=1", "M=4", "M=16", "M=64", "M=128", "M=512");
+  std::printf("%11s | %13s %13s %13s %13s | %8s %8s\n", "type (f32a: f32 activations)", "M=1", "M=4", "M=16", "M=64", "M=128", "M=512");
   const at::Tensor w = at::randn({n, k});  // [N, K] f32
   for (WType type : {WType::kF32, WType::kF16, WType::kBF16, WType::kQ8_0, WType::kQ4_0, WType::kQ4_K,
                      WType::kQ5_K, WType::kQ6_K}) {
     std::vector<pad::kernels::WeightMatrix> copies = {pad::kernels::WeightMatrix::quantize(w, type)};
     const size_t bytes = copies[0].nbytes();
     while (copies.size() * bytes < kRotationBytes) copies.push_back(pad::kernels::WeightMatrix::quantize(w, type));
-    std::printf("%6s |", pad::kernels::wtype_name(type));
+    for (bool int8 : {true, false}) {
+    if (!int8 && copies[0].is_float()) continue;
+    pad::kernels::set_int8_activations(int8);
+    std::printf("%6s%s |", pad::kernels::wtype_name(type), int8 ? "     " : " f32a");
     for (int64_t m : {1, 4, 16, 64, 128, 512}) {
+      if (!int8 && m > 64) break;
       const at::Tensor x = at::randn({m, k});  // [M, K] f32
       std::vector<float> y(size_t(m * n));
       const double t = seconds_per_call({[&](int64_t i) {
@@ -171,6 +175,8 @@ void bench_weight_types(double stream_gbs) {
       std::fflush(stdout);
     }
     std::printf("\n");
+    }
+    pad::kernels::set_int8_activations(true);
   }
 }
 

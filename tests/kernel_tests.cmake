@@ -4,3 +4,6 @@ target_link_libraries(test_kernels PRIVATE pad_kernels)
 # WeightMatrix (every stored type) against its reference and the numpy dequantization oracle.
 pad_test(test_kernels_weight test_kernels_weight.cpp test_thread_pool.cpp)
 target_link_libraries(test_kernels_weight PRIVATE pad_kernels)
+# The 8-bit integer products for quantized weights: SIMD = scalar reference = dequantized product.
+pad_test(test_quant_dot test_quant_dot.cpp)
+target_link_libraries(test_quant_dot PRIVATE pad_kernels)

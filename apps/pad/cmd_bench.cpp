@@ -124,21 +124,27 @@ void run_runtime_bench(const RuntimeBenchFlags& f) {
               stream_gbs, rss_loaded, rss_before);
   std::printf("| products | batch | ms/step | tokens/s | × batch 1 | weight GB/s | %% of stream |\n");
   std::printf("|---|---:|---:|---:|---:|---:|---:|\n");
+  // Baselines in the same process: at::linear for float weights; for quantized ones pad's own
+  // dequantize-to-f32 path (what pad did before its 8-bit integer kernels).
   const bool float_weights = m.weight_types().find('q') == std::string::npos;
-  for (bool fast : {false, true}) {
-    if (!fast && (!f.baseline || !float_weights)) continue;  // at::linear only reads float weights
-    set_small_batch_kernels(fast);
+  enum class Variant { kAtLinear, kF32Activations, kPad };
+  for (Variant v : {Variant::kAtLinear, Variant::kF32Activations, Variant::kPad}) {
+    if (v != Variant::kPad && (!f.baseline || float_weights != (v == Variant::kAtLinear))) continue;
+    set_small_batch_kernels(v != Variant::kAtLinear);
+    kernels::set_int8_activations(v == Variant::kPad);
+    const char* name = v == Variant::kAtLinear ? "at::linear" : v == Variant::kPad ? "pad kernels" : "pad, f32 activations";
     double base_tps = 0;
     for (int batch : {1, 4, 16}) {
       const double step = decode_step_seconds(m, batch, f);
       const double tps = batch / step;
       if (batch == 1) base_tps = tps;
       const double gbs = bytes / step / 1e9;
-      std::printf("| %s | %d | %.2f | %.1f | %.2f | %.1f | %.0f%% |\n", fast ? "pad kernels" : "at::linear", batch,
-                  step * 1e3, tps, tps / base_tps, gbs, 100 * gbs / stream_gbs);
+      std::printf("| %s | %d | %.2f | %.1f | %.2f | %.1f | %.0f%% |\n", name, batch, step * 1e3, tps, tps / base_tps,
+                  gbs, 100 * gbs / stream_gbs);
       std::fflush(stdout);
     }
   }
+  kernels::set_int8_activations(true);
   set_small_batch_kernels(true);
   std::printf("\nprefill: %.0f tokens/s (one prompt of %d tokens, best of 3)\n", prefill_tokens_per_second(m, f), f.n_prefill);
   std::printf("profile: weight products take %.0f%% of a batch-1 decode step\n", 100 * product_share(m, f));

@@ -2,6 +2,10 @@
 // and multiplied into up to kTileRows rows of x; compiled per SIMD target and dispatched at runtime.
 #include "linear_simd.h"
 
+#include <cstring>
+
+#include "blocks.h"
+
 #undef HWY_TARGET_INCLUDE
 // Re-included once per SIMD target by foreach_target.h, found through the include/ directory that
 // pad_util exports (quoted includes search the including header's folder, /usr/include/hwy, first).
@@ -27,8 +31,17 @@ HWY_INLINE VF load_weights(DF d, const hwy::bfloat16_t* HWY_RESTRICT p) {
   const hn::Rebind<hwy::bfloat16_t, DF> d_bf16;
   return hn::PromoteTo(d, hn::LoadU(d_bf16, p));  // bf16 is the upper half of an f32
 }
+HWY_INLINE VF load_weights(DF d, const hwy::float16_t* HWY_RESTRICT p) {
+  const hn::Rebind<hwy::float16_t, DF> d_f16;
+  return hn::PromoteTo(d, hn::LoadU(d_f16, p));  // F16C on AVX2
+}
 HWY_INLINE float to_f32(float v) { return v; }
 HWY_INLINE float to_f32(hwy::bfloat16_t v) { return hwy::F32FromBF16(v); }
+HWY_INLINE float to_f32(hwy::float16_t v) {
+  uint16_t bits;
+  std::memcpy(&bits, &v, 2);
+  return f16_to_f32(bits);
+}
 
 #if HWY_TARGET != HWY_SCALAR  // 1-lane vectors have no blocks to transpose
 // Adds the 128-bit blocks of v: [v0+v4+.., v1+v5+.., v2+.., v3+..].
@@ -155,6 +168,11 @@ void linear_rows_bf16(const float* x, int64_t n_rows_x, int64_t k, const uint16_
               n_end);
 }
 
+void linear_rows_f16(const float* x, int64_t n_rows_x, int64_t k, const uint16_t* w,
+                     const float* bias, float* y, int64_t ldy, int64_t n_begin, int64_t n_end) {
+  linear_rows(x, n_rows_x, k, reinterpret_cast<const hwy::float16_t*>(w), bias, y, ldy, n_begin, n_end);
+}
+
 // Reads four quarters of p[0..n) side by side, two vectors each, into 8 independent accumulators:
 // more streams in flight than one thread's sequential read, so the probe reports what a streaming
 // read can reach.
@@ -183,6 +201,7 @@ namespace pad::kernels::detail {
 
 HWY_EXPORT(linear_rows_f32);
 HWY_EXPORT(linear_rows_bf16);
+HWY_EXPORT(linear_rows_f16);
 HWY_EXPORT(sum_floats);
 
 void linear_rows_f32(const float* x, int64_t n_rows_x, int64_t k, const float* w,
@@ -193,6 +212,11 @@ void linear_rows_f32(const float* x, int64_t n_rows_x, int64_t k, const float* w
 void linear_rows_bf16(const float* x, int64_t n_rows_x, int64_t k, const uint16_t* w,
                       const float* bias, float* y, int64_t ldy, int64_t n_begin, int64_t n_end) {
   HWY_DYNAMIC_DISPATCH(linear_rows_bf16)(x, n_rows_x, k, w, bias, y, ldy, n_begin, n_end);
+}
+
+void linear_rows_f16(const float* x, int64_t n_rows_x, int64_t k, const uint16_t* w,
+                     const float* bias, float* y, int64_t ldy, int64_t n_begin, int64_t n_end) {
+  HWY_DYNAMIC_DISPATCH(linear_rows_f16)(x, n_rows_x, k, w, bias, y, ldy, n_begin, n_end);
 }
 
 double sum_floats(const float* p, size_t n) { return HWY_DYNAMIC_DISPATCH(sum_floats)(p, n); }

@@ -15,6 +15,9 @@ void linear_rows_f32(const float* x, int64_t n_rows_x, int64_t k, const float* w
 // Same with w in bf16 (raw bits, as at::BFloat16 stores them), widened to f32 in registers.
 void linear_rows_bf16(const float* x, int64_t n_rows_x, int64_t k, const uint16_t* w,
                       const float* bias, float* y, int64_t ldy, int64_t n_begin, int64_t n_end);
+// Same with w in IEEE f16 (raw bits).
+void linear_rows_f16(const float* x, int64_t n_rows_x, int64_t k, const uint16_t* w,
+                     const float* bias, float* y, int64_t ldy, int64_t n_begin, int64_t n_end);
 
 // Sum of p[0..n), vectorized with several accumulators (for the bandwidth probe).
 double sum_floats(const float* p, size_t n);

@@ -4,15 +4,19 @@
 #include <cblas.h>
 
 #include <algorithm>
+#include <atomic>
 #include <vector>
 
 #include "linear_simd.h"
+#include "quant_dot.h"
 #include "pad/kernels/weight.h"
 #include "pad/util/error.h"
 #include "pad/util/thread_pool.h"
 
 namespace pad::kernels {
 namespace {
+
+std::atomic<bool> g_int8_activations{true};
 
 constexpr int64_t kRowsPerBlock = 16;   // weight rows per unit of the thread split (one y line)
 constexpr int64_t kMaxKernelRows = 64;  // more rows of x than this: sgemm
@@ -95,15 +99,18 @@ void thread_rows(const float* x, int64_t m, const WeightMatrix& w, const float* 
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(m), int(n1 - n0), int(k), 1.0f, x, int(k),
                 reinterpret_cast<const float*>(w.data) + n0 * k, int(k), 0.0f, y + n0, int(ldy));
     add_bias(bias, y, ldy, m, n0, n1);
-  } else if (w.type == WType::kF32 || (w.type == WType::kBF16 && m <= kMaxKernelRows)) {
+  } else if (w.type == WType::kF32 || (w.is_float() && m <= kMaxKernelRows)) {
     for (int64_t m0 = 0; m0 < m; m0 += kMaxKernelRows) {
       const int64_t rows = std::min(kMaxKernelRows, m - m0);
       if (w.type == WType::kF32)
         detail::linear_rows_f32(x + m0 * k, rows, k, reinterpret_cast<const float*>(w.data), bias,
                                 y + m0 * ldy, ldy, n0, n1);
-      else
+      else if (w.type == WType::kBF16)
         detail::linear_rows_bf16(x + m0 * k, rows, k, reinterpret_cast<const uint16_t*>(w.data), bias,
                                  y + m0 * ldy, ldy, n0, n1);
+      else
+        detail::linear_rows_f16(x + m0 * k, rows, k, reinterpret_cast<const uint16_t*>(w.data), bias,
+                                y + m0 * ldy, ldy, n0, n1);
     }
   } else if (m <= kRowAtATimeRows) {
     row_at_a_time(x, m, w, bias, y, ldy, n0, n1, scratch);
@@ -112,12 +119,42 @@ void thread_rows(const float* x, int64_t m, const WeightMatrix& w, const float* 
   }
 }
 
+// Up to kMaxKernelRows rows of x against a quantized matrix: x quantized to 8 bits per block once
+// (split over the pool by rows), then integer products, each thread streaming its own weight rows.
+void int_matmul(const float* x, int64_t m, const WeightMatrix& w, const float* bias, float* y, int64_t ldy,
+                int64_t n_blocks) {
+  const int64_t k = w.k;
+  const size_t act_stride = detail::act_row_bytes(w.type, k);
+  thread_local std::vector<uint8_t> acts;  // [m] activation rows, the caller's thread
+  acts.resize(act_stride * size_t(m));
+  uint8_t* a = acts.data();
+  if (m == 1) {
+    detail::quantize_act_row(w.type, x, k, a);
+  } else {
+    global_pool().run([&](int thread, int n_threads) {
+      for (int64_t i = m * thread / n_threads; i < m * (thread + 1) / n_threads; ++i)
+        detail::quantize_act_row(w.type, x + i * k, k, a + size_t(i) * act_stride);
+    });
+  }
+  const size_t stride = w.row_stride();
+  global_pool().run([&](int thread, int n_threads) {
+    const int64_t b0 = n_blocks * thread / n_threads, b1 = n_blocks * (thread + 1) / n_threads;
+    const int64_t n0 = std::min(w.n, b0 * kRowsPerBlock), n1 = std::min(w.n, b1 * kRowsPerBlock);
+    if (n0 >= n1) return;
+    detail::dot_rows(w.type, w.data + size_t(n0) * stride, stride, n1 - n0, a, act_stride, m, k, y + n0, ldy);
+    add_bias(bias, y, ldy, m, n0, n1);
+  });
+}
+
 void check_matrix(const WeightMatrix& w) {
   if (!w.defined() && w.n * w.k != 0) throw_invalid("matmul: weight matrix has no data");
   (void)row_bytes(w.type, w.k, "matmul");
 }
 
 }  // namespace
+
+void set_int8_activations(bool on) { g_int8_activations = on; }
+bool int8_activations() { return g_int8_activations; }
 
 void matmul(const float* x, int64_t m, const WeightMatrix& w, const float* bias, float* y, int64_t ldy) {
   check_matrix(w);
@@ -129,6 +166,7 @@ void matmul(const float* x, int64_t m, const WeightMatrix& w, const float* bias,
     return;
   }
   const int64_t n_blocks = (w.n + kRowsPerBlock - 1) / kRowsPerBlock;
+  if (m <= kMaxKernelRows && detail::has_int_kernel(w.type) && g_int8_activations) return int_matmul(x, m, w, bias, y, ldy, n_blocks);
   const BlasThreadsGuard blas_guard;
   global_pool().run([&](int thread, int n_threads) {
     const int64_t b0 = n_blocks * thread / n_threads, b1 = n_blocks * (thread + 1) / n_threads;

@@ -65,6 +65,12 @@ void quantize_row_ref(WType type, const float* src, uint8_t* dst, int64_t n);
 // and larger m goes through a cache-blocked GEMM.
 void matmul(const float* x, int64_t m, const WeightMatrix& w, const float* bias, float* y, int64_t ldy);
 
+// Quantized weights with at most 64 activation rows multiply 8-bit activations (quantized per
+// block as ggml's q8_0/q8_K) in integers — the default. Off: the activations stay f32 and the
+// weights are dequantized (slower; what tests and benchmarks compare against). Process-wide.
+void set_int8_activations(bool on);
+bool int8_activations();
+
 // Tensor form of matmul: x [.., k] f32 → [.., n] f32; bias [n] f32 or undefined.
 at::Tensor linear(const at::Tensor& x, const WeightMatrix& w, const at::Tensor& bias = at::Tensor());
 

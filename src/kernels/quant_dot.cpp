@@ -1,0 +1,428 @@
+// Integer dot products of GGUF weight blocks with 8-bit activation blocks: scalar references and
+// AVX2 kernels (maddubs: unsigned 8-bit × signed 8-bit → 16-bit pairs; madd → 32-bit), chosen once
+// at run time from the CPU's features.
+#include "quant_dot.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "blocks.h"
+#include "pad/util/error.h"
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define PAD_HAVE_AVX2_KERNELS 1
+#define PAD_AVX2 __attribute__((target("avx2,fma,f16c")))
+#else
+#define PAD_HAVE_AVX2_KERNELS 0
+#endif
+
+namespace pad::kernels::detail {
+namespace {
+
+// --- activation quantization ----------------------------------------------------------------
+
+void quantize_act_32(const float* x, int64_t k, ActQ8x32* out) {
+  for (int64_t b = 0; b < k / kQK; ++b, x += kQK) {
+    float amax = 0;
+    for (int l = 0; l < kQK; ++l) amax = std::max(amax, std::fabs(x[l]));
+    const float d = amax / 127.0f, id = d > 0 ? 1.0f / d : 0.0f;
+    int32_t sum = 0;
+    for (int l = 0; l < kQK; ++l) {
+      const int q = std::clamp(nearest_int(x[l] * id), -127, 127);
+      out[b].qs[l] = int8_t(q);
+      sum += q;
+    }
+    out[b].d = d;
+    out[b].sum = sum;
+  }
+}
+
+void quantize_act_256(const float* x, int64_t k, ActQ8x256* out) {
+  for (int64_t b = 0; b < k / kQKK; ++b, x += kQKK) {
+    float amax = 0;
+    for (int l = 0; l < kQKK; ++l) amax = std::max(amax, std::fabs(x[l]));
+    const float d = amax / 127.0f, id = d > 0 ? 1.0f / d : 0.0f;
+    for (int l = 0; l < kQKK; ++l) out[b].qs[l] = int8_t(std::clamp(nearest_int(x[l] * id), -127, 127));
+    for (int s = 0; s < kQKK / 16; ++s) {
+      int sum = 0;
+      for (int l = 0; l < 16; ++l) sum += out[b].qs[16 * s + l];
+      out[b].bsums[s] = int16_t(sum);
+    }
+    out[b].d = d;
+  }
+}
+
+// --- scalar references: the integer sums of each (sub-)block, scaled in float ---------------
+
+float ref_q8_0(const uint8_t* wp, const uint8_t* ap, int64_t k) {
+  const auto* w = reinterpret_cast<const BlockQ8_0*>(wp);
+  const auto* a = reinterpret_cast<const ActQ8x32*>(ap);
+  float sum = 0;
+  for (int64_t b = 0; b < k / kQK; ++b) {
+    int32_t s = 0;
+    for (int l = 0; l < kQK; ++l) s += int32_t(w[b].qs[l]) * a[b].qs[l];
+    sum += f16_to_f32(w[b].d) * a[b].d * float(s);
+  }
+  return sum;
+}
+
+float ref_q4_0(const uint8_t* wp, const uint8_t* ap, int64_t k) {
+  const auto* w = reinterpret_cast<const BlockQ4_0*>(wp);
+  const auto* a = reinterpret_cast<const ActQ8x32*>(ap);
+  float sum = 0;
+  for (int64_t b = 0; b < k / kQK; ++b) {
+    int32_t s = 0;
+    for (int l = 0; l < kQK / 2; ++l) {
+      s += ((w[b].qs[l] & 0xF) - 8) * a[b].qs[l];
+      s += ((w[b].qs[l] >> 4) - 8) * a[b].qs[l + kQK / 2];
+    }
+    sum += f16_to_f32(w[b].d) * a[b].d * float(s);
+  }
+  return sum;
+}
+
+// q4_K / q5_K: Σ_s d·sc_s·Σ(q·a) − dmin·m_s·Σ a, per super-block.
+template <typename Block, bool kFifthBit>
+float ref_k45(const uint8_t* wp, const uint8_t* ap, int64_t k) {
+  const auto* w = reinterpret_cast<const Block*>(wp);
+  const auto* a = reinterpret_cast<const ActQ8x256*>(ap);
+  float sum = 0;
+  for (int64_t b = 0; b < k / kQKK; ++b) {
+    const Block& wb = w[b];
+    int32_t sum_q = 0, sum_m = 0;
+    for (int j = 0; j < 4; ++j) {
+      for (int half = 0; half < 2; ++half) {
+        const int s = 2 * j + half;
+        uint8_t sc, m;
+        k_scale_min(s, wb.scales, &sc, &m);
+        int32_t dot = 0;
+        for (int l = 0; l < 32; ++l) {
+          int q = half == 0 ? (wb.qs[32 * j + l] & 0xF) : (wb.qs[32 * j + l] >> 4);
+          if constexpr (kFifthBit) q += ((wb.qh[l] >> s) & 1) << 4;
+          dot += q * a[b].qs[32 * s + l];
+        }
+        sum_q += int32_t(sc) * dot;
+        sum_m += int32_t(m) * (a[b].bsums[2 * s] + a[b].bsums[2 * s + 1]);
+      }
+    }
+    sum += a[b].d * (f16_to_f32(wb.d) * float(sum_q) - f16_to_f32(wb.dmin) * float(sum_m));
+  }
+  return sum;
+}
+
+float ref_q6_K(const uint8_t* wp, const uint8_t* ap, int64_t k) {
+  const auto* w = reinterpret_cast<const BlockQ6_K*>(wp);
+  const auto* a = reinterpret_cast<const ActQ8x256*>(ap);
+  float sum = 0;
+  for (int64_t b = 0; b < k / kQKK; ++b) {
+    const BlockQ6_K& wb = w[b];
+    int q[kQKK];  // 0..63, element order
+    for (int n = 0; n < 2; ++n) {
+      const uint8_t* ql = wb.ql + 64 * n;
+      const uint8_t* qh = wb.qh + 32 * n;
+      int* y = q + 128 * n;
+      for (int l = 0; l < 32; ++l) {
+        y[l] = (ql[l] & 0xF) | (((qh[l] >> 0) & 3) << 4);
+        y[l + 32] = (ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4);
+        y[l + 64] = (ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4);
+        y[l + 96] = (ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4);
+      }
+    }
+    int32_t s = 0;
+    for (int g = 0; g < 16; ++g) {
+      int32_t dot = 0;
+      for (int l = 0; l < 16; ++l) dot += (q[16 * g + l] - 32) * a[b].qs[16 * g + l];
+      s += int32_t(wb.scales[g]) * dot;
+    }
+    sum += f16_to_f32(wb.d) * a[b].d * float(s);
+  }
+  return sum;
+}
+
+// --- AVX2 -----------------------------------------------------------------------------------
+// Each kernel multiplies one weight row with R ≤ 4 activation rows (a + r·as): the weight blocks
+// are loaded and unpacked once for all R, which is what makes batched decode (and PAD's base and
+// PersRM rows of one step) cheaper than R separate products.
+#if PAD_HAVE_AVX2_KERNELS
+
+PAD_AVX2 inline float hsum_ps(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+PAD_AVX2 inline int32_t hsum_epi32_128(__m128i s) {
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(1, 0, 3, 2)));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(2, 3, 0, 1)));
+  return _mm_cvtsi128_si32(s);
+}
+PAD_AVX2 inline float f16(uint16_t h) { return _cvtsh_ss(h); }
+PAD_AVX2 inline __m256i load256(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
+
+template <typename Act>
+inline const Act* act_row(const uint8_t* a, size_t as, int r) {
+  return reinterpret_cast<const Act*>(a + size_t(r) * as);
+}
+
+// 16 bytes of nibbles → 32 bytes: elements 0..15 from the low nibbles, 16..31 from the high.
+PAD_AVX2 inline __m256i unpack_nibbles_32(const uint8_t* qs) {
+  const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
+  const __m256i both = _mm256_set_m128i(_mm_srli_epi16(bytes, 4), bytes);
+  return _mm256_and_si256(both, _mm256_set1_epi8(0x0F));
+}
+
+// q8_0 and q4_0: 32-element blocks of signed codes (q4_0's nibbles minus 8), one f16 scale. The
+// signed × signed product through maddubs (unsigned × signed): |w| against a with w's sign.
+template <int R, bool kNibbles>
+PAD_AVX2 void avx2_q32(const uint8_t* wp, const uint8_t* ap, size_t as, int64_t k, float* out) {
+  const int64_t nb = k / kQK;
+  const size_t wbytes = kNibbles ? sizeof(BlockQ4_0) : sizeof(BlockQ8_0);
+  const __m256i ones = _mm256_set1_epi16(1), eight = _mm256_set1_epi8(8);
+  __m256 acc[2][R];
+  for (int r = 0; r < R; ++r) acc[0][r] = acc[1][r] = _mm256_setzero_ps();
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* blk = wp + size_t(b) * wbytes;
+    uint16_t dbits;
+    std::memcpy(&dbits, blk, 2);
+    const float dw = f16(dbits);
+    const __m256i q = kNibbles ? _mm256_sub_epi8(unpack_nibbles_32(blk + 2), eight) : load256(blk + 2);
+    const __m256i qabs = _mm256_sign_epi8(q, q);
+    const int u = int(b & 1);
+    for (int r = 0; r < R; ++r) {
+      const ActQ8x32& a = act_row<ActQ8x32>(ap, as, r)[b];
+      const __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(qabs, _mm256_sign_epi8(load256(a.qs), q)), ones);
+      acc[u][r] = _mm256_fmadd_ps(_mm256_set1_ps(dw * a.d), _mm256_cvtepi32_ps(p), acc[u][r]);
+    }
+  }
+  for (int r = 0; r < R; ++r) out[r] = hsum_ps(_mm256_add_ps(acc[0][r], acc[1][r]));
+}
+
+// The eight 6-bit scales and mins of a q4_K/q5_K block (ggml's get_scale_min_k4, four at a time).
+inline void k_scales_mins(const uint8_t* scales, int16_t* sc, int16_t* m) {
+  uint32_t u[3];
+  std::memcpy(u, scales, 12);
+  const uint32_t kMask1 = 0x3f3f3f3f, kMask2 = 0x0f0f0f0f, kMask3 = 0x03030303;
+  const uint32_t sc_lo = u[0] & kMask1, m_lo = u[1] & kMask1;
+  const uint32_t sc_hi = (u[2] & kMask2) | (((u[0] >> 6) & kMask3) << 4);
+  const uint32_t m_hi = ((u[2] >> 4) & kMask2) | (((u[1] >> 6) & kMask3) << 4);
+  for (int j = 0; j < 4; ++j) {
+    sc[j] = int16_t((sc_lo >> (8 * j)) & 0xFF);
+    sc[j + 4] = int16_t((sc_hi >> (8 * j)) & 0xFF);
+    m[j] = int16_t((m_lo >> (8 * j)) & 0xFF);
+    m[j + 4] = int16_t((m_hi >> (8 * j)) & 0xFF);
+  }
+}
+
+// q4_K / q5_K: per super-block Σ_s d·sc_s·(q_s · a_s) − dmin·Σ_s m_s·(a's sum over s).
+template <int R, typename Block, bool kFifthBit>
+PAD_AVX2 void avx2_k45(const uint8_t* wp, const uint8_t* ap, size_t as, int64_t k, float* out) {
+  const auto* w = reinterpret_cast<const Block*>(wp);
+  const __m256i low4 = _mm256_set1_epi8(0x0F), one = _mm256_set1_epi8(1);
+  __m256 acc[R];
+  float acc_m[R];
+  for (int r = 0; r < R; ++r) acc[r] = _mm256_setzero_ps(), acc_m[r] = 0;
+  for (int64_t b = 0; b < k / kQKK; ++b) {
+    const Block& wb = w[b];
+    alignas(16) int16_t sc[8], m[8];
+    k_scales_mins(wb.scales, sc, m);
+    const __m128i mins = _mm_load_si128(reinterpret_cast<const __m128i*>(m));
+    const float dw = f16(wb.d), dmin = f16(wb.dmin);
+    __m256i qh;
+    if constexpr (kFifthBit) qh = load256(wb.qh);
+    __m256i sumi[R];
+    for (int r = 0; r < R; ++r) sumi[r] = _mm256_setzero_si256();
+    for (int j = 0; j < 4; ++j) {
+      const __m256i q = load256(wb.qs + 32 * j);
+      __m256i q_lo = _mm256_and_si256(q, low4);
+      __m256i q_hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), low4);
+      if constexpr (kFifthBit) {
+        q_lo = _mm256_or_si256(q_lo, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * j), one), 4));
+        q_hi = _mm256_or_si256(q_hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * j + 1), one), 4));
+      }
+      const __m256i s_lo = _mm256_set1_epi16(sc[2 * j]), s_hi = _mm256_set1_epi16(sc[2 * j + 1]);
+      for (int r = 0; r < R; ++r) {
+        const int8_t* aq = act_row<ActQ8x256>(ap, as, r)[b].qs + 64 * j;
+        const __m256i p_lo = _mm256_madd_epi16(_mm256_maddubs_epi16(q_lo, load256(aq)), s_lo);
+        const __m256i p_hi = _mm256_madd_epi16(_mm256_maddubs_epi16(q_hi, load256(aq + 32)), s_hi);
+        sumi[r] = _mm256_add_epi32(sumi[r], _mm256_add_epi32(p_lo, p_hi));
+      }
+    }
+    for (int r = 0; r < R; ++r) {
+      const ActQ8x256& a = act_row<ActQ8x256>(ap, as, r)[b];
+      // Σ_s m_s · (bsums[2s] + bsums[2s+1])
+      const __m128i bs = _mm_hadd_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a.bsums)),
+                                        _mm_loadu_si128(reinterpret_cast<const __m128i*>(a.bsums + 8)));
+      acc_m[r] += dmin * a.d * float(hsum_epi32_128(_mm_madd_epi16(bs, mins)));
+      acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(dw * a.d), _mm256_cvtepi32_ps(sumi[r]), acc[r]);
+    }
+  }
+  for (int r = 0; r < R; ++r) out[r] = hsum_ps(acc[r]) - acc_m[r];
+}
+
+// q6_K: codes 0..63 (4 bits in ql, 2 in qh) with the −32 taken out through the block sums,
+// sixteen 8-bit scales of 16 elements each.
+template <int R>
+PAD_AVX2 void avx2_q6_K(const uint8_t* wp, const uint8_t* ap, size_t as, int64_t k, float* out) {
+  const auto* w = reinterpret_cast<const BlockQ6_K*>(wp);
+  const __m256i low4 = _mm256_set1_epi8(0x0F), m2 = _mm256_set1_epi8(0x30);
+  __m256 acc[R];
+  for (int r = 0; r < R; ++r) acc[r] = _mm256_setzero_ps();
+  for (int64_t b = 0; b < k / kQKK; ++b) {
+    const BlockQ6_K& wb = w[b];
+    const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(wb.scales)));
+    alignas(32) int16_t sc[16];
+    _mm256_store_si256(reinterpret_cast<__m256i*>(sc), sc16);
+    __m256i sumi[R];
+    for (int r = 0; r < R; ++r)  // −32 · Σ_g scale_g · bsums_g
+      sumi[r] = _mm256_sub_epi32(_mm256_setzero_si256(),
+                                 _mm256_slli_epi32(_mm256_madd_epi16(load256(act_row<ActQ8x256>(ap, as, r)[b].bsums), sc16), 5));
+    for (int n = 0; n < 2; ++n) {
+      const __m256i ql0 = load256(wb.ql + 64 * n), ql1 = load256(wb.ql + 64 * n + 32), qh = load256(wb.qh + 32 * n);
+      const __m256i q[4] = {
+          _mm256_or_si256(_mm256_and_si256(ql0, low4), _mm256_and_si256(_mm256_slli_epi16(qh, 4), m2)),
+          _mm256_or_si256(_mm256_and_si256(ql1, low4), _mm256_and_si256(_mm256_slli_epi16(qh, 2), m2)),
+          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), low4), _mm256_and_si256(qh, m2)),
+          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), low4), _mm256_and_si256(_mm256_srli_epi16(qh, 2), m2)),
+      };
+      for (int t = 0; t < 4; ++t) {
+        const int g = 8 * n + 2 * t;  // the two 16-element scale groups of these 32 elements
+        const __m256i scv = _mm256_set_m128i(_mm_set1_epi16(sc[g + 1]), _mm_set1_epi16(sc[g]));
+        for (int r = 0; r < R; ++r) {
+          const int8_t* aq = act_row<ActQ8x256>(ap, as, r)[b].qs + 128 * n + 32 * t;
+          sumi[r] = _mm256_add_epi32(sumi[r], _mm256_madd_epi16(_mm256_maddubs_epi16(q[t], load256(aq)), scv));
+        }
+      }
+    }
+    for (int r = 0; r < R; ++r) {
+      const float d = f16(wb.d) * act_row<ActQ8x256>(ap, as, r)[b].d;
+      acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi[r]), acc[r]);
+    }
+  }
+  for (int r = 0; r < R; ++r) out[r] = hsum_ps(acc[r]);
+}
+
+using MultiFn = void (*)(const uint8_t* w, const uint8_t* a, size_t as, int64_t k, float* out);
+
+template <template <int> class K>
+constexpr MultiFn kRows[4] = {K<1>::f, K<2>::f, K<3>::f, K<4>::f};
+template <int R> struct KQ8 { static constexpr MultiFn f = avx2_q32<R, false>; };
+template <int R> struct KQ4 { static constexpr MultiFn f = avx2_q32<R, true>; };
+template <int R> struct KQ4K { static constexpr MultiFn f = avx2_k45<R, BlockQ4_K, false>; };
+template <int R> struct KQ5K { static constexpr MultiFn f = avx2_k45<R, BlockQ5_K, true>; };
+template <int R> struct KQ6K { static constexpr MultiFn f = avx2_q6_K<R>; };
+
+const MultiFn* avx2_kernels(WType type) {
+  switch (type) {
+    case WType::kQ8_0: return kRows<KQ8>;
+    case WType::kQ4_0: return kRows<KQ4>;
+    case WType::kQ4_K: return kRows<KQ4K>;
+    case WType::kQ5_K: return kRows<KQ5K>;
+    case WType::kQ6_K: return kRows<KQ6K>;
+    default: return nullptr;
+  }
+}
+
+float avx2_q8_0(const uint8_t* w, const uint8_t* a, int64_t k) { float y; avx2_q32<1, false>(w, a, 0, k, &y); return y; }
+float avx2_q4_0(const uint8_t* w, const uint8_t* a, int64_t k) { float y; avx2_q32<1, true>(w, a, 0, k, &y); return y; }
+float avx2_q4_K(const uint8_t* w, const uint8_t* a, int64_t k) { float y; avx2_k45<1, BlockQ4_K, false>(w, a, 0, k, &y); return y; }
+float avx2_q5_K(const uint8_t* w, const uint8_t* a, int64_t k) { float y; avx2_k45<1, BlockQ5_K, true>(w, a, 0, k, &y); return y; }
+float avx2_q6_K_1(const uint8_t* w, const uint8_t* a, int64_t k) { float y; avx2_q6_K<1>(w, a, 0, k, &y); return y; }
+
+bool cpu_has_avx2() {
+  static const bool has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+                          __builtin_cpu_supports("f16c");
+  return has;
+}
+#endif  // PAD_HAVE_AVX2_KERNELS
+
+[[noreturn]] void no_kernel(WType type) {
+  throw_invalid("integer kernels: no 8-bit product for ", wtype_name(type));
+}
+
+}  // namespace
+
+bool has_int_kernel(WType type) {
+  switch (type) {
+    case WType::kQ8_0: case WType::kQ4_0: case WType::kQ4_K: case WType::kQ5_K: case WType::kQ6_K:
+      return true;
+    default:
+      return false;
+  }
+}
+
+size_t act_row_bytes(WType type, int64_t k) {
+  if (type == WType::kQ8_0 || type == WType::kQ4_0) return size_t(k / kQK) * sizeof(ActQ8x32);
+  if (has_int_kernel(type)) return size_t(k / kQKK) * sizeof(ActQ8x256);
+  no_kernel(type);
+}
+
+void quantize_act_row(WType type, const float* x, int64_t k, uint8_t* dst) {
+  if (type == WType::kQ8_0 || type == WType::kQ4_0)
+    quantize_act_32(x, k, reinterpret_cast<ActQ8x32*>(dst));
+  else if (has_int_kernel(type))
+    quantize_act_256(x, k, reinterpret_cast<ActQ8x256*>(dst));
+  else
+    no_kernel(type);
+}
+
+DotFn dot_reference(WType type) {
+  switch (type) {
+    case WType::kQ8_0: return ref_q8_0;
+    case WType::kQ4_0: return ref_q4_0;
+    case WType::kQ4_K: return ref_k45<BlockQ4_K, false>;
+    case WType::kQ5_K: return ref_k45<BlockQ5_K, true>;
+    case WType::kQ6_K: return ref_q6_K;
+    default: no_kernel(type);
+  }
+}
+
+DotFn dot_kernel(WType type) {
+#if PAD_HAVE_AVX2_KERNELS
+  if (cpu_has_avx2()) {
+    switch (type) {
+      case WType::kQ8_0: return avx2_q8_0;
+      case WType::kQ4_0: return avx2_q4_0;
+      case WType::kQ4_K: return avx2_q4_K;
+      case WType::kQ5_K: return avx2_q5_K;
+      case WType::kQ6_K: return avx2_q6_K_1;
+      default: break;
+    }
+  }
+#endif
+  return dot_reference(type);
+}
+
+bool dot_kernel_is_simd(WType type) { return dot_kernel(type) != dot_reference(type); }
+
+void dot_rows(WType type, const uint8_t* w, size_t w_stride, int64_t n_rows, const uint8_t* acts,
+              size_t act_stride, int64_t m, int64_t k, float* y, int64_t ldy) {
+#if PAD_HAVE_AVX2_KERNELS
+  if (cpu_has_avx2()) {
+    // Tiles of weight rows that stay in L1/L2 while every group of four activation rows passes
+    // over them, so neither the weights nor the activations are read from memory more than once.
+    const MultiFn* kernels = avx2_kernels(type);
+    constexpr size_t kTileBytes = 16 << 10;
+    const int64_t tile = m <= 4 ? n_rows : std::max<int64_t>(1, int64_t(kTileBytes / w_stride));
+    float out[4];
+    for (int64_t r0 = 0; r0 < n_rows; r0 += tile) {
+      const int64_t r1 = std::min(n_rows, r0 + tile);
+      for (int64_t i = 0; i < m; i += 4) {
+        const int rows = int(std::min<int64_t>(4, m - i));
+        const uint8_t* a = acts + size_t(i) * act_stride;
+        for (int64_t r = r0; r < r1; ++r) {
+          kernels[rows - 1](w + size_t(r) * w_stride, a, act_stride, k, out);
+          for (int t = 0; t < rows; ++t) y[(i + t) * ldy + r] = out[t];
+        }
+      }
+    }
+    return;
+  }
+#endif
+  const DotFn dot = dot_reference(type);
+  for (int64_t r = 0; r < n_rows; ++r, w += w_stride)
+    for (int64_t i = 0; i < m; ++i) y[i * ldy + r] = dot(w, acts + size_t(i) * act_stride, k);
+}
+
+}  // namespace pad::kernels::detail

@@ -1,0 +1,34 @@
+// Integer products for quantized weights (q8_0, q4_0, q4_K, q5_K, q6_K): the activation rows are
+// quantized to 8 bits per block (32 elements for q8_0/q4_0, 256 for the k-quants, as ggml's q8_0
+// and q8_K), and each weight block is multiplied with its activation block in integers, scaled
+// once per (sub-)block. An AVX2 kernel per type (chosen at run time) and a plain scalar reference
+// that computes the same integer sums. Internal to src/kernels.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "pad/kernels/weight.h"
+
+namespace pad::kernels::detail {
+
+bool has_int_kernel(WType type);  // q8_0 q4_0 q4_K q5_K q6_K
+
+// Bytes of one activation row of k elements quantized for `type`'s kernel.
+size_t act_row_bytes(WType type, int64_t k);
+// x[0..k) → the activation blocks `type`'s kernel reads (k a multiple of block_elems(type)).
+void quantize_act_row(WType type, const float* x, int64_t k, uint8_t* dst);
+
+// Σ over k elements of weight row `w` (GGUF blocks of `type`) times activation row `a`
+// (quantize_act_row's output). The fast kernel for this CPU, or the scalar reference.
+using DotFn = float (*)(const uint8_t* w, const uint8_t* a, int64_t k);
+DotFn dot_kernel(WType type);
+DotFn dot_reference(WType type);
+bool dot_kernel_is_simd(WType type);  // the fast kernel is not just the reference on this CPU
+
+// y[i·ldy] = dot(w, a_i) for m activation rows a_i = acts + i·act_stride; two weight rows at a time
+// where the kernel has a two-row form (each activation block loaded once for both).
+void dot_rows(WType type, const uint8_t* w, size_t w_stride, int64_t n_rows, const uint8_t* acts,
+              size_t act_stride, int64_t m, int64_t k, float* y, int64_t ldy);
+
+}  // namespace pad::kernels::detail
