@@ -225,6 +225,7 @@ Value Interpreter::make_macro(const Node& n) {
     auto frame = std::make_shared<Frame>();
     size_t npos = node->params.size();
     Value varargs = Value::new_list();
+    varargs.is_tuple = true;
     for (size_t i = npos; i < a.pos.size(); ++i) varargs.list->push_back(a.pos[i]);
     Value kwargs = Value::new_dict();
     for (auto& [k, v] : a.kw) {

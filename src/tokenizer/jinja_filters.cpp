@@ -2,6 +2,8 @@
 // strftime_now), with Jinja2 3.1's argument names and defaults.
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <map>
 
@@ -83,10 +85,13 @@ Value sort_key(const Value& v, bool case_sensitive) {
 
 // Python's round(x, ndigits): half to even, on the decimal value.
 double py_round(double x, int64_t nd) {
+  if (nd >= 0 && nd < 300 && std::isfinite(x)) {  // printf rounds the exact binary value, as Python does
+    char buf[512];
+    std::snprintf(buf, sizeof buf, "%.*f", static_cast<int>(nd), x);
+    return std::strtod(buf, nullptr);
+  }
   double m = std::pow(10.0, static_cast<double>(nd));
-  double y = x * m;
-  double r = std::nearbyint(y);
-  return r / m;
+  return std::nearbyint(x * m) / m;
 }
 
 std::string indent(const std::string& text, const std::string& pad, bool first, bool blank) {
@@ -100,10 +105,16 @@ std::string indent(const std::string& text, const std::string& pad, bool first, 
   }
   std::string rv;
   if (blank) {
-    for (size_t i = 0; i < lines.size(); ++i) rv += (i ? "\n" + pad : "") + lines[i];
+    for (size_t i = 0; i < lines.size(); ++i) {
+      if (i) rv.append("\n").append(pad);
+      rv += lines[i];
+    }
   } else {
     rv = lines.empty() ? "" : lines[0];
-    for (size_t i = 1; i < lines.size(); ++i) rv += "\n" + (lines[i].empty() ? "" : pad + lines[i]);
+    for (size_t i = 1; i < lines.size(); ++i) {
+      rv += '\n';
+      if (!lines[i].empty()) rv.append(pad).append(lines[i]);
+    }
   }
   return first ? pad + rv : rv;
 }

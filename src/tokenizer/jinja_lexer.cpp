@@ -4,6 +4,8 @@
 // keeps it), then tokenizes the expressions inside tags.
 #include "jinja_lexer.h"
 
+#include "jinja_internal.h"
+
 #include <algorithm>
 #include <cctype>
 
@@ -11,7 +13,7 @@
 
 namespace pad::jinja::detail {
 
-void fail(const std::string& program, int line, const std::string& message) {
+[[noreturn]] void fail(const std::string& program, int line, const std::string& message) {
   throw_invalid(program, " line ", line, ": ", message);
 }
 

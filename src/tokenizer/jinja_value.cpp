@@ -136,7 +136,9 @@ std::string float_repr(double d) {
     std::snprintf(eb, sizeof eb, "e%c%02d", exp < 0 ? '-' : '+', std::abs(exp));
     out += eb;
   } else if (exp < 0) {
-    out = "0." + std::string(static_cast<size_t>(-exp - 1), '0') + digits;
+    out = "0.";
+    out.append(static_cast<size_t>(-exp - 1), '0');
+    out += digits;
   } else {
     if (digits.size() <= static_cast<size_t>(exp) + 1) {
       out = digits + std::string(static_cast<size_t>(exp) + 1 - digits.size(), '0') + ".0";
@@ -194,7 +196,10 @@ void json_string(std::string& out, const std::string& s) {
 
 void json_dump(std::string& out, const Value& v, int indent, bool sort_keys, int level, int line) {
   auto newline = [&](int lvl) {
-    if (indent >= 0) out += "\n" + std::string(static_cast<size_t>(indent * lvl), ' ');
+    if (indent >= 0) {
+      out += '\n';
+      out.append(static_cast<size_t>(indent * lvl), ' ');
+    }
   };
   const char* item_sep = indent >= 0 ? "," : ", ";
   switch (v.kind) {
