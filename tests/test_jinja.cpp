@@ -52,8 +52,9 @@ void expect_like_oracle(const OJson& want, Render render, const std::string& wha
     std::string got = render();
     ADD_FAILURE() << what << ": expected an error like '" << want["error"].get<std::string>() << "', got text: " << got;
   } catch (const std::invalid_argument& e) {
-    if (want["raised"].get<bool>())
+    if (want["raised"].get<bool>()) {
       EXPECT_NE(std::string(e.what()).find(want["error"].get<std::string>()), std::string::npos) << what << ": " << e.what();
+    }
   }
 }
 
@@ -133,7 +134,7 @@ std::string error_of(const std::string& source, const OJson& vars = OJson::objec
 TEST(JinjaErrors, SyntaxErrorsNameTheTemplateLineAndExpectation) {
   EXPECT_EQ(error_of("line one\n{% if x %}\n{{ x + }}\n{% endif %}"),
             "t.jinja line 3: expected an expression, found '}}'");
-  EXPECT_EQ(error_of("{% for x in xs %}\n{{ x }}\n"), "t.jinja line 3: unexpected end of template (expected 'else' or 'endfor')");
+  EXPECT_EQ(error_of("{% for x in xs %}\n{{ x }}\n\n"), "t.jinja line 3: unexpected end of template (expected 'else' or 'endfor')");
   EXPECT_EQ(error_of("a\n\n{% endfor %}"), "t.jinja line 3: unexpected 'endfor' (no block is open)");
   EXPECT_EQ(error_of("{% if a %}\n{% endfor %}"), "t.jinja line 2: unexpected 'endfor' (expected 'elif' or 'else' or 'endif')");
   EXPECT_EQ(error_of("{{ 'abc }}"), "t.jinja line 1: unterminated string literal");
@@ -178,6 +179,15 @@ TEST(JinjaLimits, RunawayLoopsRecursionAndOutputAreBounded) {
             std::string::npos);
   EXPECT_NE(error_of("{{ range(2000000)|length }}").find("range of more than 1000000 items"), std::string::npos);
   EXPECT_NE(error_of("{{ 'ab' * 100000000 }}").find("string repetition too large"), std::string::npos);
+  EXPECT_NE(error_of("{{ " + std::string(5000, '(') + "1" + std::string(5000, ')') + " }}").find("nested deeper than 100"),
+            std::string::npos);
+  EXPECT_NE(error_of("{{ " + std::string(5000, '-') + "1 }}").find("nested deeper than 100"), std::string::npos);
+  std::string long_sum = "{{ 1";
+  for (int i = 0; i < 5000; ++i) long_sum += " + 1";
+  EXPECT_NE(error_of(long_sum + " }}").find("more than 1000 chained operations"), std::string::npos);
+  std::string deep_ifs;
+  for (int i = 0; i < 500; ++i) deep_ifs += "{% if true %}";
+  EXPECT_NE(error_of(deep_ifs).find("nested deeper than 100"), std::string::npos);
 }
 
 TEST(JinjaEngine, RenderingIsRepeatableAndDoesNotLeakState) {

@@ -114,6 +114,7 @@ struct Expr {
   std::vector<ExprP> items;  // list/tuple items, dict key,value pairs, call/filter/test args; Slice bounds
   std::vector<std::pair<std::string, ExprP>> kwargs;
   ExprP a, b, c;  // operands; Filter/Test/Attr/Item/Call subject in a; Cond: a if b else c
+  int height = 1;  // of this subtree, bounded by the parser so that evaluation cannot overflow the stack
 };
 
 struct Node;

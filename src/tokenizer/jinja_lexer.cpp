@@ -278,6 +278,21 @@ class Lexer {
 
 }  // namespace
 
-std::vector<Token> lex(const std::string& source, const std::string& name) { return Lexer(source, name).run(); }
+// Jinja2's defaults: newlines normalized to '\n', and one trailing newline of the template dropped
+// (keep_trailing_newline=False).
+std::vector<Token> lex(const std::string& source, const std::string& name) {
+  std::string src;
+  src.reserve(source.size());
+  for (size_t i = 0; i < source.size(); ++i) {
+    if (source[i] != '\r') {
+      src += source[i];
+    } else {
+      src += '\n';
+      if (i + 1 < source.size() && source[i + 1] == '\n') ++i;
+    }
+  }
+  if (!src.empty() && src.back() == '\n') src.pop_back();
+  return Lexer(src, name).run();
+}
 
 }  // namespace pad::jinja::detail

@@ -1,6 +1,7 @@
 // Jinja parser: statements and expressions with Jinja2's operator precedence (conditional < or < and
 // < not < comparisons and `in` < + - < ~ < * / // % < ** < unary minus < filters, tests, calls,
 // attributes and subscripts).
+#include <algorithm>
 #include <set>
 
 #include "jinja_internal.h"
@@ -121,6 +122,7 @@ class Parser {
   }
 
   NodeP parse_statement(const std::string& tag, int line) {
+    DepthGuard guard(*this);
     if (tag == "if") return parse_if(line);
     if (tag == "for") return parse_for(line);
     if (tag == "set") return parse_set(line);
@@ -275,8 +277,19 @@ class Parser {
     return n;
   }
 
+  // Nesting bound: a hostile template must not overflow the stack.
+  struct DepthGuard {
+    Parser& p;
+    explicit DepthGuard(Parser& parser) : p(parser) {
+      if (++p.depth_ > kMaxNesting) fail(p.name_, p.cur().line, "expressions or blocks nested deeper than 100 levels");
+    }
+    ~DepthGuard() { --p.depth_; }
+  };
+  static constexpr int kMaxNesting = 100;
+
   // ---- expressions ----
   ExprP parse_expr() {
+    DepthGuard guard(*this);
     ExprP a = parse_or();
     while (is_name("if")) {
       int line = cur().line;
@@ -307,10 +320,20 @@ class Parser {
   ExprP binary(Expr::Kind k, std::string op, ExprP a, ExprP b) {
     auto e = make(k, a->line);
     e->name = std::move(op);
+    grow(*e, a);
+    grow(*e, b);
     e->a = std::move(a);
     e->b = std::move(b);
     return e;
   }
+
+  // Chains (a + b + c..., a.b.c..., x|f|g...) are built without recursion; their height is bounded here.
+  void grow(Expr& parent, const ExprP& child) {
+    if (!child) return;
+    parent.height = std::max(parent.height, child->height + 1);
+    if (parent.height > kMaxHeight) fail(name_, parent.line, "expression too long (more than 1000 chained operations)");
+  }
+  static constexpr int kMaxHeight = 1000;
 
   ExprP parse_or() {
     ExprP a = parse_and();
@@ -330,6 +353,7 @@ class Parser {
   }
   ExprP parse_not() {
     if (is_name("not")) {
+      DepthGuard guard(*this);
       auto e = make(Expr::Not, cur().line);
       ++p_;
       e->a = parse_not();
@@ -392,6 +416,7 @@ class Parser {
   ExprP parse_unary(bool with_filter) {
     ExprP e;
     if (is_op("-") || is_op("+")) {
+      DepthGuard guard(*this);
       e = make(Expr::Unary, cur().line);
       e->name = t_[p_++].text;
       e->a = parse_unary(false);
@@ -482,6 +507,7 @@ class Parser {
           a->b = make(Expr::Literal, cur().line);
           a->b->lit = Value::integer(std::stoll(t_[p_++].text));
         } else error("an attribute name after '.'");
+        grow(*a, e);
         a->a = std::move(e);
         e = std::move(a);
       } else if (is_op("[")) {
@@ -512,11 +538,13 @@ class Parser {
     if (colons == 0) {
       if (!parts[0]) fail(name_, line, "expected a subscript inside '[]'");
       auto e = make(Expr::Item, line);
+      grow(*e, obj);
       e->a = std::move(obj);
       e->b = std::move(parts[0]);
       return e;
     }
     auto e = make(Expr::Slice, line);
+    grow(*e, obj);
     e->a = std::move(obj);
     for (ExprP& part : parts) e->items.push_back(std::move(part));
     return e;
@@ -542,6 +570,7 @@ class Parser {
   ExprP parse_call(ExprP callee) {
     auto e = make(Expr::Call, cur().line);
     parse_call_args(*e);
+    grow(*e, callee);
     e->a = std::move(callee);
     return e;
   }
@@ -556,6 +585,7 @@ class Parser {
         p_ += 2;
       }
       if (is_op("(")) parse_call_args(*f);
+      grow(*f, subject);
       f->a = std::move(subject);
       subject = std::move(f);
     } while (is_op("|"));
@@ -581,6 +611,7 @@ class Parser {
                    !is_name("else") && !is_name("or") && !is_name("and")) {
           t->items.push_back(parse_postfix(parse_primary()));
         }
+        grow(*t, e);
         t->a = std::move(e);
         e = std::move(t);
       } else if (is_op("(")) {
@@ -595,6 +626,7 @@ class Parser {
   const std::string& name_;
   size_t p_ = 0;
   int loop_depth_ = 0;
+  int depth_ = 0;
 };
 
 }  // namespace
