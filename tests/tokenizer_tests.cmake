@@ -10,3 +10,6 @@ target_link_libraries(test_tokenizer PRIVATE pad_tokenizer)
 # The Jinja engine against jinja2 (tests/chat_render.py) and its errors.
 pad_test(test_jinja test_jinja.cpp)
 target_link_libraries(test_jinja PRIVATE pad_tokenizer)
+pad_test(test_jinja_cli test_jinja_cli.cpp)
+target_link_libraries(test_jinja_cli PRIVATE pad_tokenizer)
+add_dependencies(test_jinja_cli pad)

@@ -158,18 +158,19 @@ void Interpreter::exec_for(const Node& n, std::string& out) {
       auto frame = std::make_shared<Frame>();
       bind_targets(n.targets, items[static_cast<size_t>(i)], frame->vars, *this, n.line);
       Value loop = Value::new_dict();
-      loop.set(Value::string("index"), Value::integer(i + 1));
-      loop.set(Value::string("index0"), Value::integer(i));
-      loop.set(Value::string("revindex"), Value::integer(len - i));
-      loop.set(Value::string("revindex0"), Value::integer(len - i - 1));
-      loop.set(Value::string("first"), Value::boolean(i == 0));
-      loop.set(Value::string("last"), Value::boolean(i == len - 1));
-      loop.set(Value::string("length"), Value::integer(len));
-      loop.set(Value::string("depth"), Value::integer(1));
-      loop.set(Value::string("depth0"), Value::integer(0));
-      loop.set(Value::string("previtem"), i > 0 ? items[static_cast<size_t>(i - 1)] : Value::undefined("previtem"));
-      loop.set(Value::string("nextitem"), i + 1 < len ? items[static_cast<size_t>(i + 1)] : Value::undefined("nextitem"));
-      loop.set(Value::string("cycle"), Value::function([i](Interpreter& in, Args& a) {
+      auto put = [&loop](const char* key, Value v) { loop.dict->emplace_back(Value::string(key), std::move(v)); };
+      put("index", Value::integer(i + 1));
+      put("index0", Value::integer(i));
+      put("revindex", Value::integer(len - i));
+      put("revindex0", Value::integer(len - i - 1));
+      put("first", Value::boolean(i == 0));
+      put("last", Value::boolean(i == len - 1));
+      put("length", Value::integer(len));
+      put("depth", Value::integer(1));
+      put("depth0", Value::integer(0));
+      put("previtem", i > 0 ? items[static_cast<size_t>(i - 1)] : Value::undefined("previtem"));
+      put("nextitem", i + 1 < len ? items[static_cast<size_t>(i + 1)] : Value::undefined("nextitem"));
+      put("cycle", Value::function([i](Interpreter& in, Args& a) {
         if (a.pos.empty()) in.error(a.line, "loop.cycle() needs at least one value");
         return a.pos[static_cast<size_t>(i) % a.pos.size()];
       }));
