@@ -256,8 +256,17 @@ Value apply_filter(Interpreter& in, const std::string& name, Value v, Args& a) {
   if (name == "tojson") {
     Value ind = arg(a, 0, "indent", Value::none());
     if (!ind.is_none() && ind.kind != Kind::Int) in.error(line, "tojson: indent must be an integer");
+    Value seps = arg(a, 1, "separators", Value::none());
+    std::string item_sep, key_sep;
+    if (!seps.is_none()) {
+      if (!seps.is_list() || seps.list->size() != 2 || !(*seps.list)[0].is_string() || !(*seps.list)[1].is_string())
+        in.error(line, "tojson: separators must be a pair of strings");
+      item_sep = (*seps.list)[0].s;
+      key_sep = (*seps.list)[1].s;
+    }
     return Value::string(to_json(v, ind.is_none() ? -1 : static_cast<int>(ind.i),
-                                 truthy(arg(a, 2, "sort_keys", Value::boolean(false))), line));
+                                 truthy(arg(a, 2, "sort_keys", Value::boolean(false))), line,
+                                 seps.is_none() ? nullptr : &item_sep, seps.is_none() ? nullptr : &key_sep));
   }
   if (name == "string") return Value::string(str());
   if (name == "safe" || name == "e" || name == "escape" || name == "forceescape") {

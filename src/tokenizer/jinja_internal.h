@@ -93,8 +93,10 @@ std::string repr(const Value& v);                       // repr(v)
 std::string type_name(const Value& v);
 std::string float_repr(double d);
 Value from_json(const nlohmann::ordered_json& j);
-// json.dumps(v, ensure_ascii=False, indent=indent, sort_keys=sort_keys); indent < 0 means none.
-std::string to_json(const Value& v, int indent, bool sort_keys, int line);
+// json.dumps(v, ensure_ascii=False, indent=indent, sort_keys=sort_keys, separators=(item_sep, key_sep));
+// indent < 0 means none; null separators take json.dumps' defaults.
+std::string to_json(const Value& v, int indent, bool sort_keys, int line, const std::string* item_sep = nullptr,
+                    const std::string* key_sep = nullptr);
 std::vector<Value> iterate(const Value& v, int line);   // list items, dict keys, string characters
 int64_t length(const Value& v, int line);
 // Python's str.strip(chars) family; `chars` empty = whitespace.

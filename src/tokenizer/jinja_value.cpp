@@ -194,14 +194,22 @@ void json_string(std::string& out, const std::string& s) {
   out += '"';
 }
 
-void json_dump(std::string& out, const Value& v, int indent, bool sort_keys, int level, int line) {
+struct JsonStyle {
+  int indent;           // < 0: one line
+  bool sort_keys;
+  std::string item_sep;  // json.dumps' separators
+  std::string key_sep;
+};
+
+void json_dump(std::string& out, const Value& v, const JsonStyle& st, int level, int line) {
+  const int indent = st.indent;
   auto newline = [&](int lvl) {
     if (indent >= 0) {
       out += '\n';
       out.append(static_cast<size_t>(indent * lvl), ' ');
     }
   };
-  const char* item_sep = indent >= 0 ? "," : ", ";
+  const std::string& item_sep = st.item_sep;
   switch (v.kind) {
     case Kind::Undefined: case Kind::None: out += "null"; return;
     case Kind::Bool: out += v.b ? "true" : "false"; return;
@@ -219,7 +227,7 @@ void json_dump(std::string& out, const Value& v, int indent, bool sort_keys, int
       for (size_t i = 0; i < v.list->size(); ++i) {
         if (i) out += item_sep;
         newline(level + 1);
-        json_dump(out, (*v.list)[i], indent, sort_keys, level + 1, line);
+        json_dump(out, (*v.list)[i], st, level + 1, line);
       }
       newline(level);
       out += ']';
@@ -232,7 +240,7 @@ void json_dump(std::string& out, const Value& v, int indent, bool sort_keys, int
       }
       std::vector<const std::pair<Value, Value>*> items;
       for (const auto& kv : *v.dict) items.push_back(&kv);
-      if (sort_keys)
+      if (st.sort_keys)
         std::stable_sort(items.begin(), items.end(),
                          [line](auto* a, auto* b) { return compare(a->first, b->first, line) < 0; });
       out += '{';
@@ -245,11 +253,11 @@ void json_dump(std::string& out, const Value& v, int indent, bool sort_keys, int
         if (k.is_string()) json_string(out, k.s);
         else if (k.kind == Kind::Int || k.kind == Kind::Float || k.kind == Kind::Bool || k.is_none()) {
           std::string t;
-          json_dump(t, k, -1, false, 0, line);
+          json_dump(t, k, JsonStyle{-1, false, ", ", ": "}, 0, line);
           json_string(out, t);
         } else throw_invalid("line ", line, ": tojson: dict keys must be strings or numbers, not ", type_name(k));
-        out += ": ";
-        json_dump(out, kv->second, indent, sort_keys, level + 1, line);
+        out += st.key_sep;
+        json_dump(out, kv->second, st, level + 1, line);
       }
       newline(level);
       out += '}';
@@ -321,9 +329,13 @@ Value from_json(const nlohmann::ordered_json& j) {
   }
 }
 
-std::string to_json(const Value& v, int indent, bool sort_keys, int line) {
+std::string to_json(const Value& v, int indent, bool sort_keys, int line, const std::string* item_sep,
+                    const std::string* key_sep) {
+  JsonStyle st{indent, sort_keys, indent >= 0 ? "," : ", ", ": "};
+  if (item_sep) st.item_sep = *item_sep;
+  if (key_sep) st.key_sep = *key_sep;
   std::string out;
-  json_dump(out, v, indent, sort_keys, 0, line);
+  json_dump(out, v, st, 0, line);
   return out;
 }
 
