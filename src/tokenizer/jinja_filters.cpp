@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <ctime>
 #include <map>
+#include <optional>
 
 #include "jinja_internal.h"
 #include "pad/tokenizer/unicode.h"
@@ -219,16 +220,14 @@ Value to_float(const Value& v, const Value& def) {
   return def;
 }
 
-}  // namespace
-
-Value apply_filter(Interpreter& in, const std::string& name, Value v, Args& a) {
+// Filters on text (and tojson/string, which make text).
+std::optional<Value> text_filter(Interpreter& in, const std::string& name, Value& v, Args& a) {
   const int line = a.line;
   auto str = [&] { return to_str(v); };
   if (name == "trim") {
     Value chars = arg(a, 0, "chars", Value::none());
     return Value::string(strip(str(), chars.is_string() ? chars.s : "", true, true));
   }
-  if (name == "length" || name == "count") return Value::integer(length(v, line));
   if (name == "upper" || name == "capitalize") {
     Args none;
     none.line = line;
@@ -236,23 +235,6 @@ Value apply_filter(Interpreter& in, const std::string& name, Value v, Args& a) {
   }
   if (name == "lower") return Value::string(utf8_lowercase(str()));
   if (name == "title") return Value::string(jinja_title(str()));
-  if (name == "default" || name == "d") {
-    bool boolean = truthy(arg(a, 1, "boolean", Value::boolean(false)));
-    if (v.is_undefined() || (boolean && !truthy(v))) return arg(a, 0, "default_value", Value::string(""));
-    return v;
-  }
-  if (name == "join") {
-    Value sep = arg(a, 0, "d", Value::string(""));
-    Value attr = arg(a, 1, "attribute", Value::none());
-    std::string out;
-    bool first = true;
-    for (const Value& item : items_of(v, line)) {
-      if (!first) out += to_str(sep);
-      out += to_str(attr.is_none() ? item : attribute_of(in, item, attr, line));
-      first = false;
-    }
-    return Value::string(out);
-  }
   if (name == "tojson") {
     Value ind = arg(a, 0, "indent", Value::none());
     if (!ind.is_none() && ind.kind != Kind::Int) in.error(line, "tojson: indent must be an integer");
@@ -284,9 +266,78 @@ Value apply_filter(Interpreter& in, const std::string& name, Value v, Args& a) {
     }
     return Value::string(out);
   }
+  if (name == "replace") {
+    Value count = arg(a, 2, "count", Value::none());
+    Args ra;
+    ra.line = line;
+    ra.pos = {arg(a, 0, "old"), arg(a, 1, "new")};
+    if (!count.is_none()) ra.pos.push_back(count);
+    return (*get_method(Value::string(str()), "replace", line).fn)(in, ra);
+  }
+  if (name == "indent") {
+    Value w = arg(a, 0, "width", Value::integer(4));
+    std::string pad = w.is_string() ? w.s : std::string(static_cast<size_t>(std::max<int64_t>(0, w.i)), ' ');
+    return Value::string(indent(str(), pad, truthy(arg(a, 1, "first", Value::boolean(false))),
+                                truthy(arg(a, 2, "blank", Value::boolean(false)))));
+  }
+  if (name == "format") {
+    Value tuple = Value::new_list(a.pos);
+    tuple.is_tuple = true;
+    return Value::string(percent_format(in, str(), tuple, line));
+  }
+  return std::nullopt;
+}
+
+// Filters on single values.
+std::optional<Value> value_filter(Interpreter& in, const std::string& name, Value& v, Args& a) {
+  const int line = a.line;
+  if (name == "length" || name == "count") return Value::integer(length(v, line));
+  if (name == "default" || name == "d") {
+    bool boolean = truthy(arg(a, 1, "boolean", Value::boolean(false)));
+    if (v.is_undefined() || (boolean && !truthy(v))) return arg(a, 0, "default_value", Value::string(""));
+    return v;
+  }
   if (name == "int") return to_int(v, arg(a, 0, "default", Value::integer(0)));
   if (name == "float") return to_float(v, arg(a, 0, "default", Value::real(0)));
   if (name == "bool") return Value::boolean(truthy(v));
+  if (name == "round") {
+    if (!v.is_number()) in.error(line, "round needs a number, not " + type_name(v));
+    int64_t precision = arg(a, 0, "precision", Value::integer(0)).i;
+    std::string method = to_str(arg(a, 1, "method", Value::string("common")));
+    double x = v.kind == Kind::Float ? v.f : v.kind == Kind::Bool ? v.b : double(v.i);
+    double m = std::pow(10.0, static_cast<double>(precision));
+    if (method == "floor") return Value::real(std::floor(x * m) / m);
+    if (method == "ceil") return Value::real(std::ceil(x * m) / m);
+    if (method != "common") in.error(line, "round: method must be common, ceil or floor");
+    return Value::real(py_round(x, precision));
+  }
+  if (name == "abs") {
+    if (v.kind == Kind::Float) return Value::real(std::fabs(v.f));
+    if (intlike(v)) return Value::integer(std::llabs(v.kind == Kind::Bool ? v.b : v.i));
+    in.error(line, "abs needs a number, not " + type_name(v));
+  }
+  if (name == "attr") {
+    Value key = arg(a, 0, "name");
+    return v.is_dict() && v.find(key) ? *v.find(key) : Value::undefined(to_str(key));
+  }
+  return std::nullopt;
+}
+
+// Filters on lists, dicts and strings as sequences.
+std::optional<Value> sequence_filter(Interpreter& in, const std::string& name, Value& v, Args& a) {
+  const int line = a.line;
+  if (name == "join") {
+    Value sep = arg(a, 0, "d", Value::string(""));
+    Value attr = arg(a, 1, "attribute", Value::none());
+    std::string out;
+    bool first = true;
+    for (const Value& item : items_of(v, line)) {
+      if (!first) out += to_str(sep);
+      out += to_str(attr.is_none() ? item : attribute_of(in, item, attr, line));
+      first = false;
+    }
+    return Value::string(out);
+  }
   if (name == "list") return Value::new_list(items_of(v, line));
   if (name == "first" || name == "last") {
     std::vector<Value> items = items_of(v, line);
@@ -322,36 +373,6 @@ Value apply_filter(Interpreter& in, const std::string& name, Value v, Args& a) {
       });
     return out;
   }
-  if (name == "replace") {
-    Value count = arg(a, 2, "count", Value::none());
-    Args ra;
-    ra.line = line;
-    ra.pos = {arg(a, 0, "old"), arg(a, 1, "new")};
-    if (!count.is_none()) ra.pos.push_back(count);
-    return (*get_method(Value::string(str()), "replace", line).fn)(in, ra);
-  }
-  if (name == "indent") {
-    Value w = arg(a, 0, "width", Value::integer(4));
-    std::string pad = w.is_string() ? w.s : std::string(static_cast<size_t>(std::max<int64_t>(0, w.i)), ' ');
-    return Value::string(indent(str(), pad, truthy(arg(a, 1, "first", Value::boolean(false))),
-                                truthy(arg(a, 2, "blank", Value::boolean(false)))));
-  }
-  if (name == "round") {
-    if (!v.is_number()) in.error(line, "round needs a number, not " + type_name(v));
-    int64_t precision = arg(a, 0, "precision", Value::integer(0)).i;
-    std::string method = to_str(arg(a, 1, "method", Value::string("common")));
-    double x = v.kind == Kind::Float ? v.f : v.kind == Kind::Bool ? v.b : double(v.i);
-    double m = std::pow(10.0, static_cast<double>(precision));
-    if (method == "floor") return Value::real(std::floor(x * m) / m);
-    if (method == "ceil") return Value::real(std::ceil(x * m) / m);
-    if (method != "common") in.error(line, "round: method must be common, ceil or floor");
-    return Value::real(py_round(x, precision));
-  }
-  if (name == "abs") {
-    if (v.kind == Kind::Float) return Value::real(std::fabs(v.f));
-    if (intlike(v)) return Value::integer(std::llabs(v.kind == Kind::Bool ? v.b : v.i));
-    in.error(line, "abs needs a number, not " + type_name(v));
-  }
   if (name == "min" || name == "max") {
     std::vector<Value> items = items_of(v, line);
     if (items.empty()) return Value::undefined(name);
@@ -373,16 +394,15 @@ Value apply_filter(Interpreter& in, const std::string& name, Value v, Args& a) {
     }
     return total;
   }
-  if (name == "attr") {
-    Value key = arg(a, 0, "name");
-    return v.is_dict() && v.find(key) ? *v.find(key) : Value::undefined(to_str(key));
-  }
-  if (name == "format") {
-    Value tuple = Value::new_list(a.pos);
-    tuple.is_tuple = true;
-    return Value::string(percent_format(in, str(), tuple, line));
-  }
-  in.error(line, "unknown filter '" + name + "'");
+  return std::nullopt;
+}
+
+}  // namespace
+
+Value apply_filter(Interpreter& in, const std::string& name, Value v, Args& a) {
+  for (auto* group : {text_filter, value_filter, sequence_filter})
+    if (std::optional<Value> r = group(in, name, v, a)) return *r;
+  in.error(a.line, "unknown filter '" + name + "'");
 }
 
 bool apply_test(Interpreter& in, const std::string& name, const Value& v, Args& a) {
