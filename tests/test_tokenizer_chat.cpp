@@ -1,11 +1,15 @@
-// Chat templates: the built-in renderers reproduce the published templates' output (rendered by an
-// independent Jinja implementation) byte for byte, and recognition survives other releases.
+// Chat templates: every published template in ../shared/testdata/templates renders, through pad's
+// Jinja engine (the default), byte for byte what an independent Jinja implementation rendered; the
+// built-in renderers (named fallbacks) reproduce the four families they cover, and recognition
+// survives other releases.
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
 
 #include "pad/tokenizer/chat_template.h"
 #include "pad/util/file.h"
+
+#include <cctype>
 
 namespace pad {
 namespace {
@@ -21,49 +25,95 @@ std::vector<ChatMessage> to_messages(const Json& j) {
 
 struct Case {
   const char* file;
-  const char* family;
+  const char* family;  // the built-in renderer that also reproduces it, or "" for none
   const char* bos;
   const char* eos;
 };
 
-class PublishedTemplates : public ::testing::TestWithParam<Case> {};
-
-TEST_P(PublishedTemplates, ReproduceExpectedTextByteForByte) {
-  const Case& c = GetParam();
-  std::string text = read_file(kTemplates + c.file + ".jinja");
-  EXPECT_EQ(detect_chat_template(text), c.family);
+// Compares render(messages, gen) with every conversation × generation-prompt entry of `file`'s
+// expected.json (text, or {"error": message} that the thrown std::invalid_argument must contain).
+template <typename Render>
+int check_expected(const std::string& file, Render render) {
   Json conversations = Json::parse(read_file(kTemplates + "conversations.json"));
-  Json expected = Json::parse(read_file(kTemplates + c.file + ".expected.json"));
+  Json expected = Json::parse(read_file(kTemplates + file + ".expected.json"));
   int checked = 0;
   for (auto it = conversations.begin(); it != conversations.end(); ++it) {
     for (bool gen : {false, true}) {
       std::string key = it.key() + (gen ? "+generation_prompt" : "");
-      ASSERT_TRUE(expected.contains(key)) << key;
+      if (!expected.contains(key)) {
+        ADD_FAILURE() << file << ": no expected entry " << key;
+        continue;
+      }
       const Json& want = expected[key];
       std::vector<ChatMessage> msgs = to_messages(it.value());
       if (want.is_object()) {
         std::string message = want["error"].get<std::string>();
         try {
-          render_chat(text, msgs, gen, c.bos, c.eos);
-          ADD_FAILURE() << c.file << " " << key << ": expected the error '" << message << "'";
+          render(msgs, gen);
+          ADD_FAILURE() << file << " " << key << ": expected the error '" << message << "'";
         } catch (const std::invalid_argument& e) {
           EXPECT_NE(std::string(e.what()).find(message), std::string::npos) << e.what();
         }
       } else {
-        EXPECT_EQ(render_chat(text, msgs, gen, c.bos, c.eos), want.get<std::string>()) << c.file << " " << key;
+        try {
+          EXPECT_EQ(render(msgs, gen), want.get<std::string>()) << file << " " << key;
+        } catch (const std::exception& e) {
+          ADD_FAILURE() << file << " " << key << ": " << e.what();
+        }
       }
       ++checked;
     }
   }
-  EXPECT_EQ(checked, 4);
+  return checked;
 }
 
-INSTANTIATE_TEST_SUITE_P(Fixtures, PublishedTemplates,
-                         ::testing::Values(Case{"Qwen-Qwen2.5-7B-Instruct", "chatml", "", "<|im_end|>"},
-                                           Case{"meta-llama-Llama-3.1-8B-Instruct", "llama3", "<|begin_of_text|>", "<|eot_id|>"},
-                                           Case{"mistralai-Mistral-Nemo-Instruct-2407", "mistral", "<s>", "</s>"},
-                                           Case{"google-gemma-2-2b-it", "gemma", "<bos>", "<eos>"}),
-                         [](const auto& info) { return std::string(info.param.family); });
+class PublishedTemplates : public ::testing::TestWithParam<Case> {};
+
+TEST_P(PublishedTemplates, JinjaEngineReproducesExpectedTextByteForByte) {
+  const Case& c = GetParam();
+  std::string text = read_file(kTemplates + c.file + ".jinja");
+  EXPECT_EQ(check_expected(c.file, [&](const std::vector<ChatMessage>& msgs, bool gen) {
+              return render_chat(text, msgs, gen, c.bos, c.eos);
+            }), 4);
+}
+
+// The BOS/EOS texts each expected.json was rendered with (render.py's arguments; the tool-use and
+// functionary fixtures were rendered with BOS "<").
+const Case kCases[] = {Case{"Qwen-Qwen2.5-7B-Instruct", "chatml", "", "<|im_end|>"},
+                      Case{"meta-llama-Llama-3.1-8B-Instruct", "llama3", "<|begin_of_text|>", "<|eot_id|>"},
+                      Case{"mistralai-Mistral-Nemo-Instruct-2407", "mistral", "<s>", "</s>"},
+                      Case{"google-gemma-2-2b-it", "gemma", "<bos>", "<eos>"},
+                      Case{"CohereForAI-c4ai-command-r-plus-tool_use", "", "<BOS_TOKEN>", "<|END_OF_TURN_TOKEN|>"},
+                      Case{"CohereForAI-c4ai-command-r7b-12-2024-tool_use", "", "<BOS_TOKEN>", "<|END_OF_TURN_TOKEN|>"},
+                      Case{"NousResearch-Hermes-2-Pro-Llama-3-8B-tool_use", "", "<", ""},
+                      Case{"NousResearch-Hermes-3-Llama-3.1-8B-tool_use", "", "<", ""},
+                      Case{"deepseek-ai-DeepSeek-R1-Distill-Qwen-32B", "", "<｜begin▁of▁sentence｜>", "<｜end▁of▁sentence｜>"},
+                      Case{"llama-cpp-deepseek-r1", "", "<｜begin▁of▁sentence｜>", "<｜end▁of▁sentence｜>"},
+                      Case{"meetkai-functionary-medium-v3.1", "", "<", ""},
+                      Case{"meetkai-functionary-medium-v3.2", "", "<", ""},
+                      Case{"meta-llama-Llama-3.3-70B-Instruct", "", "<", ""}};
+
+INSTANTIATE_TEST_SUITE_P(
+    Fixtures, PublishedTemplates, ::testing::ValuesIn(kCases),
+    [](const auto& info) {
+      std::string name;
+      for (char ch : std::string(info.param.file)) name += std::isalnum(static_cast<unsigned char>(ch)) ? ch : '_';
+      return name;
+    });
+
+TEST(BuiltinRenderers, ReproduceTheFamiliesTheyCover) {
+  int families = 0;
+  for (const Case& c : kCases) {
+    if (std::string(c.family).empty()) continue;
+    std::string text = read_file(kTemplates + c.file + ".jinja");
+    EXPECT_EQ(detect_chat_template(text), c.family);
+    EXPECT_EQ(check_expected(c.file, [&](const std::vector<ChatMessage>& msgs, bool gen) {
+                return render_chat(text, msgs, gen, c.bos, c.eos, c.family);
+              }), 4);
+    ++families;
+  }
+  EXPECT_EQ(families, 4);
+}
 
 const std::vector<ChatMessage> kChat = {{"system", "Be brief."}, {"user", "Hi"}, {"assistant", "Hello!"}, {"user", "Bye"}};
 
@@ -115,16 +165,21 @@ TEST(ChatVariants, MistralV01SpacingAndLlama2SystemBlock) {
       "raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}{% endif %}{% if "
       "message['role'] == 'user' %}{{ '[INST] ' + message['content'] + ' [/INST]' }}{% elif message['role'] == "
       "'assistant' %}{{ message['content'] + eos_token}}{% endif %}{% endfor %}";
-  EXPECT_EQ(render_chat(v01, {{"user", "Hi"}, {"assistant", "Yo"}, {"user", "Q"}}, true, "<s>", "</s>"),
-            "<s>[INST] Hi [/INST]Yo</s>[INST] Q [/INST]");
-  EXPECT_THROW(render_chat(v01, kChat, true, "<s>", "</s>"), std::invalid_argument);
+  for (const char* how : {"", "mistral"}) {  // the Jinja engine and the built-in agree
+    EXPECT_EQ(render_chat(v01, {{"user", "Hi"}, {"assistant", "Yo"}, {"user", "Q"}}, true, "<s>", "</s>", how),
+              "<s>[INST] Hi [/INST]Yo</s>[INST] Q [/INST]");
+    EXPECT_THROW(render_chat(v01, kChat, true, "<s>", "</s>", how), std::invalid_argument);
+  }
   const std::string llama2 =
       "{% if messages[0]['role'] == 'system' %}{% set system_message = messages[0]['content'] %}{% endif %}{% if "
       "loop.index0 == 0 and system_message != false %}{% set content = '<<SYS>>\\n' + system_message + "
       "'\\n<</SYS>>\\n\\n' + message['content'] %}{% endif %}{{ bos_token + '[INST] ' + content.strip() + ' [/INST]' "
       "}}{{ ' '  + content.strip() + ' ' + eos_token }}";
   EXPECT_EQ(detect_chat_template(llama2), "llama2");
-  EXPECT_EQ(render_chat(llama2, kChat, false, "<s>", "</s>"),
+  // A fragment, not a whole template (it reads `message` outside any loop): only the built-in
+  // renderer, chosen by name, renders it.
+  EXPECT_THROW(render_chat(llama2, kChat, false, "<s>", "</s>"), std::invalid_argument);
+  EXPECT_EQ(render_chat(llama2, kChat, false, "<s>", "</s>", "llama2"),
             "<s>[INST] <<SYS>>\nBe brief.\n<</SYS>>\n\nHi [/INST] Hello! </s><s>[INST] Bye [/INST]");
 }
 
@@ -144,16 +199,51 @@ TEST(ChatVariants, GemmaRefusesSystemAndZephyrIsRecognized) {
   EXPECT_EQ(render_chat(zephyr, {{"user", "Hi"}}, true, "<s>", "</s>"), "<|user|>\nHi</s>\n<|assistant|>\n");
 }
 
-TEST(ChatVariants, UnknownTemplateNamesTheOverride) {
+TEST(ChatVariants, OverridesAndMissingTemplatesAreNamed) {
+  // No template at all: the error names both forms of --chat-template.
   try {
-    render_chat("{{ messages }}", kChat, true, "", "");
+    render_chat("", kChat, true, "", "");
     FAIL() << "expected an error";
   } catch (const std::invalid_argument& e) {
     EXPECT_NE(std::string(e.what()).find("--chat-template NAME"), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find("chatml"), std::string::npos) << e.what();
   }
+  // Any template renders as Jinja renders it, even one no built-in recognizes.
+  EXPECT_EQ(render_chat("{{ messages[0].content }}|{{ messages|length }}", {{"user", "Hi"}}, false, "", ""), "Hi|1");
   EXPECT_EQ(render_chat("{{ messages }}", {{"user", "Hi"}}, false, "", "", "chatml"), "<|im_start|>user\nHi<|im_end|>\n");
-  EXPECT_THROW(render_chat("", {{"user", "Hi"}}, false, "", "", "vicuna"), std::invalid_argument);
+  try {
+    render_chat("", {{"user", "Hi"}}, false, "", "", "vicuna");
+    FAIL() << "expected an error";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("neither a built-in chat template"), std::string::npos) << e.what();
+  }
+  // --chat-template FILE: the file's Jinja source replaces the model's template.
+  std::string path = testing::TempDir() + "pad-override.jinja";
+  write_file_atomic(path, "{% for m in messages %}[{{ m.role|upper }}] {{ m.content }}\n{% endfor %}");
+  EXPECT_EQ(render_chat("{{ 'ignored' }}", kChat, false, "", "", path), "[SYSTEM] Be brief.\n[USER] Hi\n[ASSISTANT] Hello!\n[USER] Bye\n");
+  // A broken template names itself and the line.
+  try {
+    render_chat("{% if %}", kChat, false, "", "");
+    FAIL() << "expected an error";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_EQ(std::string(e.what()), "chat template line 1: expected an expression, found '%}'");
+  }
+}
+
+TEST(ChatVariants, RichMessagesToolsAndThinkingReachTheTemplate) {
+  const std::string t =
+      "{% if tools %}{{ tools|map(attribute='name')|join(',') }};{% endif %}{% for m in messages %}{{ m.role }}"
+      "{% if m.tool_calls %}->{{ m.tool_calls[0].function.name }}({{ m.tool_calls[0].function.arguments|tojson }})"
+      "{% endif %};{% endfor %}{{ enable_thinking is defined and enable_thinking is false }}";
+  nlohmann::ordered_json msgs = nlohmann::ordered_json::parse(
+      R"([{"role": "user", "content": "w?"}, {"role": "assistant", "content": null, "tool_calls": )"
+      R"([{"function": {"name": "weather", "arguments": {"city": "Oslo", "days": 2}}}]}])");
+  ChatOptions options;
+  options.tools = nlohmann::ordered_json::parse(R"([{"name": "weather"}, {"name": "time"}])");
+  options.enable_thinking = false;
+  EXPECT_EQ(render_chat_jinja(t, msgs, true, "", "", options),
+            "weather,time;user;assistant->weather({\"city\": \"Oslo\", \"days\": 2});True");
+  EXPECT_EQ(render_chat_jinja(t, msgs, true, "", ""), "user;assistant->weather({\"city\": \"Oslo\", \"days\": 2});False");
 }
 
 }  // namespace

@@ -38,7 +38,7 @@ struct PromptFlags {
   std::string file;            // --file
   std::string ids;             // --ids (raw ids, no template)
   bool chat = false;           // wrap in the model's chat template
-  std::string chat_template;   // --chat-template NAME override
+  std::string chat_template;   // --chat-template FILE|NAME override
   std::string system;          // optional system message with --chat
 };
 

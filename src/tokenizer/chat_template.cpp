@@ -1,12 +1,16 @@
-// Built-in chat renderers and their recognition from Jinja template text. Each renderer mirrors the
-// whitespace of its family's published template (HF renders with trim_blocks and lstrip_blocks).
+// Chat rendering: the model's Jinja template through pad's engine, or a built-in renderer by name.
+// Each built-in mirrors the whitespace of its family's published template (HF renders with
+// trim_blocks and lstrip_blocks).
 #include "pad/tokenizer/chat_template.h"
 
 #include <functional>
 #include <map>
+#include <memory>
 
+#include "pad/tokenizer/jinja.h"
 #include "pad/tokenizer/unicode.h"
 #include "pad/util/error.h"
+#include "pad/util/file.h"
 #include "pad/util/strings.h"
 
 namespace pad {
@@ -242,23 +246,77 @@ std::pair<std::string, std::string> default_special_texts(const std::string& nam
   return {"<s>", "</s>"};  // llama2, mistral, zephyr
 }
 
-std::string render_chat(const std::string& template_text, const std::vector<ChatMessage>& messages,
-                        bool add_generation_prompt, const std::string& bos_text, const std::string& eos_text,
-                        const std::string& override_name) {
-  std::string name = override_name.empty() ? detect_chat_template(template_text) : override_name;
-  auto it = renderers().find(name);
-  if (it == renderers().end()) {
-    if (!override_name.empty())
-      throw_invalid("--chat-template '", override_name, "' is not a built-in chat template (known: ",
-                    join(chat_template_names(), ", "), ")");
-    throw_invalid("the model's chat template is not one pad recognizes; choose a built-in renderer with "
-                  "--chat-template NAME (known: ", join(chat_template_names(), ", "), ")");
-  }
+bool is_builtin_chat_template(const std::string& name) { return renderers().count(name) > 0; }
+
+namespace {
+
+void check_messages(const std::vector<ChatMessage>& messages) {
   for (const ChatMessage& m : messages) {
     utf8_require_valid(m.content, "chat message content");
     if (m.role.empty()) throw_invalid("chat message has an empty role (expected system, user or assistant)");
   }
+}
+
+// Parsing is cheap but not free; training renders one template thousands of times.
+const jinja::Template& parsed_template(const std::string& text, const std::string& name) {
+  thread_local std::string cached_text, cached_name;
+  thread_local std::unique_ptr<jinja::Template> cached;
+  if (!cached || cached_text != text || cached_name != name) {
+    cached.reset();
+    cached = std::make_unique<jinja::Template>(text, name);
+    cached_text = text;
+    cached_name = name;
+  }
+  return *cached;
+}
+
+}  // namespace
+
+std::string render_chat_builtin(const std::string& name, const std::string& template_text,
+                                const std::vector<ChatMessage>& messages, bool add_generation_prompt,
+                                const std::string& bos_text, const std::string& eos_text) {
+  auto it = renderers().find(name);
+  if (it == renderers().end())
+    throw_invalid("'", name, "' is not a built-in chat template (known: ", join(chat_template_names(), ", "), ")");
+  check_messages(messages);
   return it->second(template_text, messages, add_generation_prompt, bos_text, eos_text);
+}
+
+std::string render_chat_jinja(const std::string& template_text, const nlohmann::ordered_json& messages,
+                              bool add_generation_prompt, const std::string& bos_text, const std::string& eos_text,
+                              const ChatOptions& options, const std::string& template_name) {
+  nlohmann::ordered_json vars = nlohmann::ordered_json::object();
+  vars["messages"] = messages;
+  vars["add_generation_prompt"] = add_generation_prompt;
+  vars["bos_token"] = bos_text;
+  vars["eos_token"] = eos_text;
+  if (!options.tools.is_null()) vars["tools"] = options.tools;
+  if (options.enable_thinking) vars["enable_thinking"] = *options.enable_thinking;
+  if (options.extra.is_object())
+    for (auto it = options.extra.begin(); it != options.extra.end(); ++it) vars[it.key()] = it.value();
+  return parsed_template(template_text, template_name).render(vars);
+}
+
+std::string render_chat(const std::string& template_text, const std::vector<ChatMessage>& messages,
+                        bool add_generation_prompt, const std::string& bos_text, const std::string& eos_text,
+                        const std::string& override_name) {
+  if (is_builtin_chat_template(override_name))
+    return render_chat_builtin(override_name, template_text, messages, add_generation_prompt, bos_text, eos_text);
+  std::string text = template_text, name = "chat template";
+  if (!override_name.empty()) {
+    if (!file_exists(override_name))
+      throw_invalid("--chat-template '", override_name, "' is neither a built-in chat template (known: ",
+                    join(chat_template_names(), ", "), ") nor a Jinja template file");
+    text = read_file(override_name);
+    name = override_name;
+  }
+  if (text.empty())
+    throw_invalid("no chat template: the model carries none; name a built-in one with --chat-template NAME (known: ",
+                  join(chat_template_names(), ", "), ") or a Jinja file with --chat-template FILE");
+  check_messages(messages);
+  nlohmann::ordered_json msgs = nlohmann::ordered_json::array();
+  for (const ChatMessage& m : messages) msgs.push_back({{"role", m.role}, {"content", m.content}});
+  return render_chat_jinja(text, msgs, add_generation_prompt, bos_text, eos_text, {}, name);
 }
 
 }  // namespace pad
