@@ -20,6 +20,7 @@ struct DemoFlags {
   std::string preference = "humor";
   std::string models = "models";  // base/, persrm-head/, prefworld/ (scripts/build-default-models)
   std::string form = "head";      // head | lora
+  std::string chat_template;      // --chat-template FILE|NAME override
   double w = 1.0;
   float temp = 0.0f;  // 0 = greedy
   uint64_t seed = 1;
@@ -31,6 +32,7 @@ std::string run_strategy(std::shared_ptr<Model> base, const PersRm& rm, const To
                          Strategy s) {
   PromptSpec spec;
   spec.user = f.prompt;
+  spec.chat_template_override = f.chat_template;
   if (s != Strategy::kBase) spec.preference = Preference::joined_from({f.preference});
   PadRequest r;
   r.prompts = build_prompts(tok, spec, s);
@@ -87,6 +89,7 @@ void add_demo_command(CLI::App& app) {
   d->add_option("prompt", f->prompt, "the request");
   d->add_option("preference", f->preference, "the preference, e.g. humor, harmless, helpful");
   d->add_option("--models", f->models, "directory of the default models");
+  d->add_option("--chat-template", f->chat_template, kChatTemplateHelp);
   d->add_option("--form", f->form, "PersRM form: head | lora");
   d->add_option("--w", f->w, "PAD guidance weight");
   d->add_option("--temp", f->temp, "sampling temperature; 0 = greedy (default)");

@@ -25,6 +25,7 @@ struct PairsFlags {
   PersRmFlags rm;
   std::string data;  // JSONL of pairs
   int limit = 0;     // first N pairs; 0 = all
+  std::string chat_template;  // --chat-template FILE|NAME override
 };
 
 struct Pair {
@@ -81,6 +82,7 @@ void run_pairs(const PairsFlags& f) {
     PromptSpec spec;
     spec.user = p.prompt;
     spec.preference = Preference::joined_from({p.principle});
+    spec.chat_template_override = f.chat_template;
     RequestPrompts prompts = build_prompts(*tok, spec, Strategy::kPad);
     std::vector<double> r = engine.sequence_rewards(prompts, {response_ids(*tok, p.chosen), response_ids(*tok, p.rejected)});
     const double m = r[0] - r[1];
@@ -110,6 +112,7 @@ void add_eval_pairs_command(CLI::App& app) {
   e->add_option("--persrm-lora", f->rm.persrm_lora, "PersRM as a PEFT LoRA directory on the base model");
   e->add_option("--persrm-head", f->rm.persrm_head, "PersRM as a value head (safetensors v_head.summary.*)");
   e->add_option("--data", f->data, "JSONL of preference pairs")->required();
+  e->add_option("--chat-template", f->chat_template, kChatTemplateHelp);
   e->add_option("--limit", f->limit, "first N pairs (0 = all)")->capture_default_str();
   e->callback([f] { run_pairs(*f); });
 }

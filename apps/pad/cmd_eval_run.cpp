@@ -39,6 +39,7 @@ struct EvalFlags {
   PersRmFlags rm;
   std::string eval_file;  // eval.jsonl: {"id", "prompt", "subject", "harmful"} per line
   std::string kb;         // kb.json the judges read
+  std::string chat_template;  // --chat-template FILE|NAME override
   std::string out;        // output directory
   std::vector<std::string> methods = {"base", "prompt", "best-of-n", "pad", "pad-joined", "pad-weighted"};
   std::vector<std::string> principles = {"helpful", "harmless", "humor"};
@@ -290,16 +291,17 @@ void validate(const EvalFlags& f) {
   f.bootstrap.validate();
 }
 
-PromptSpec prompt_spec(const EvalItem& item, const Preference& pref) {
+PromptSpec prompt_spec(const EvalFlags& f, const EvalItem& item, const Preference& pref) {
   PromptSpec s;
   s.user = item.prompt;
   s.preference = pref;
+  s.chat_template_override = f.chat_template;
   return s;
 }
 
 PadRequest make_request(const Context& c, const MethodRun& m, const EvalItem& item, size_t i, const Preference& pref) {
   PadRequest r;
-  r.prompts = build_prompts(*c.tok, prompt_spec(item, pref), m.strategy);
+  r.prompts = build_prompts(*c.tok, prompt_spec(c.flags, item, pref), m.strategy);
   r.pad.w = c.flags.w;
   r.pad.k = c.flags.k;
   r.n_predict = c.flags.n_predict;
@@ -385,7 +387,7 @@ void reward_outputs(const Context& c, std::vector<Output>& outputs, Progress& pr
   for (auto& [key, g] : groups) {
     std::vector<std::vector<int>> responses;
     for (const auto& s : g.slots) responses.push_back(*s.second);
-    RequestPrompts prompts = build_prompts(*c.tok, prompt_spec(c.items[key.first], g.pref), Strategy::kPad);
+    RequestPrompts prompts = build_prompts(*c.tok, prompt_spec(c.flags, c.items[key.first], g.pref), Strategy::kPad);
     std::vector<double> r = engine.sequence_rewards(prompts, responses);
     for (size_t i = 0; i < r.size(); ++i) *g.slots[i].first = r[i];
     progress.token();
@@ -570,6 +572,7 @@ void add_eval_run_command(CLI::App& app) {
   e->add_option("--persrm-lora", f->rm.persrm_lora, "PersRM as a PEFT LoRA directory on the base model");
   e->add_option("--persrm-head", f->rm.persrm_head, "PersRM as a value head (safetensors v_head.summary.*)");
   e->add_option("--eval", f->eval_file, "evaluation prompts (PrefWorld's eval.jsonl)")->required();
+  e->add_option("--chat-template", f->chat_template, kChatTemplateHelp);
   e->add_option("--kb", f->kb, "knowledge base the judges read (kb.json)")->required();
   e->add_option("--out", f->out, "output directory (created if missing)")->required();
   e->add_option("--methods", f->methods, "methods to run")->delimiter(',')->capture_default_str();

@@ -38,9 +38,7 @@ void add_prompt_flags(CLI::App& app, PromptFlags& f) {
   app.add_option("--file", f.file, "read the prompt text from this file");
   app.add_option("--ids", f.ids, "comma-separated prompt token ids (no template, no tokenizer)");
   app.add_flag("--chat", f.chat, "wrap the prompt in the model's chat template as a user turn");
-  app.add_option("--chat-template", f.chat_template,
-                 "FILE|NAME: render with this Jinja file, or a built-in renderer (chatml, llama3, llama2, mistral, "
-                 "gemma, zephyr), instead of the model's own template");
+  app.add_option("--chat-template", f.chat_template, kChatTemplateHelp);
   app.add_option("--system", f.system, "system message for --chat");
 }
 

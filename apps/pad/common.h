@@ -45,6 +45,9 @@ struct PromptFlags {
 void add_runtime_flags(CLI::App& app, ModelFlags& f);  // --dtype, --kv-type, --threads
 void add_model_flags(CLI::App& app, ModelFlags& f);    // -m plus runtime flags
 void add_prompt_flags(CLI::App& app, PromptFlags& f);
+inline constexpr const char* kChatTemplateHelp =
+    "FILE|NAME: render with this Jinja file, or a built-in renderer (chatml, llama3, llama2, mistral, gemma, "
+    "zephyr), instead of the model's own template";
 void add_sampling_flags(CLI::App& app, SamplingOptions& s);
 
 at::ScalarType parse_dtype(const std::string& name);
