@@ -1,6 +1,7 @@
 # eval layer tests: PrefWorld determinism and properties, judges on hand-written texts, statistics
 # and reports. No models; runs in seconds.
-pad_test(test_eval test_eval_world.cpp test_eval_judges.cpp test_eval_report.cpp test_eval_personalization.cpp)
+pad_test(test_eval test_eval_world.cpp test_prefworld_contrastive.cpp test_eval_judges.cpp test_eval_report.cpp
+         test_eval_personalization.cpp)
 target_link_libraries(test_eval PRIVATE pad_eval)
 
 # `pad eval` end to end on the tiny fixture model (PrefWorld with 4 prompts, 8 new tokens): one
