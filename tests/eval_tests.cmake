@@ -14,3 +14,9 @@ add_dependencies(test_eval_cli pad)
 pad_test(test_e2e_pipeline test_e2e_pipeline.cpp)
 target_link_libraries(test_e2e_pipeline PRIVATE pad_util)
 add_dependencies(test_e2e_pipeline pad)
+
+# Personalization in miniature (issue 12): a LoRA PersRM trained on contrastive twins from the
+# committed base flips its preference with the principle on held-out twins. A few minutes on 2 cores.
+pad_test(test_persona_e2e test_persona_e2e.cpp)
+target_link_libraries(test_persona_e2e PRIVATE pad_util)
+add_dependencies(test_persona_e2e pad)
