@@ -16,7 +16,10 @@ target_link_libraries(test_e2e_pipeline PRIVATE pad_util)
 add_dependencies(test_e2e_pipeline pad)
 
 # Personalization in miniature (issue 12): a LoRA PersRM trained on contrastive twins from the
-# committed base flips its preference with the principle on held-out twins. A few minutes on 2 cores.
-pad_test(test_persona_e2e test_persona_e2e.cpp)
-target_link_libraries(test_persona_e2e PRIVATE pad_util)
+# committed base flips its preference with the principle on held-out twins. About 2.5 CPU-minutes
+# (10.5 min wall on a 2-core machine at load 12), so a longer timeout than pad_test's.
+add_executable(test_persona_e2e test_persona_e2e.cpp)
+target_link_libraries(test_persona_e2e PRIVATE GTest::gtest GTest::gtest_main pad_util)
+target_compile_definitions(test_persona_e2e PRIVATE ${PAD_TEST_DEFS})
+gtest_discover_tests(test_persona_e2e DISCOVERY_TIMEOUT 60 PROPERTIES TIMEOUT 1500)
 add_dependencies(test_persona_e2e pad)
