@@ -121,6 +121,13 @@ void add_eval_commands(CLI::App& app) {
       ->capture_default_str();
   world->add_option("--n-eval-subjects", wf->options.n_eval_subjects, "held-out subjects per category")
       ->capture_default_str();
+  world->add_flag("--contrastive", wf->options.contrastive,
+                  "P-Soups-style pairs: the same two responses under principles that disagree, labels opposite "
+                  "(plus weighted and ordinary pairs; principles in several phrasings)");
+  world->add_option("--contrastive-share", wf->options.contrastive_share,
+                    "with --contrastive: share of items that are contrastive twins")->capture_default_str();
+  world->add_option("--weighted-share", wf->options.weighted_share,
+                    "with --contrastive: share of items that are weighted two-principle pairs")->capture_default_str();
   auto no_notes = std::make_shared<bool>(false);
   world->add_flag("--no-notes", *no_notes, "leave the subject's fact values out of benign requests");
   world->callback([wf, no_notes] {

@@ -295,6 +295,8 @@ void add_train_commands(CLI::App& app) {
   persrm->add_option("--lora-r", pf->lora.rank, "LoRA rank");
   persrm->add_option("--lora-alpha", pf->lora.alpha, "LoRA alpha (scale alpha / r)");
   persrm->add_option("--lora-targets", pf->lora_targets, "comma-separated modules (q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj)");
+  persrm->add_option("--init-from", pf->lora.init_from,
+                     "start from a trained PersRM: a PEFT adapter directory (lora) or value_head.safetensors (head)");
   persrm->add_option("--pref-template", pf->common.data_options.guideline_template, "guideline template with {principle} and {prompt}");
   pf->common.train.schedule.lr = 1e-4;
   persrm->callback([pf] { run_persrm(*pf); });

@@ -37,6 +37,12 @@ constexpr double kPGuidelineSft = 0.25, kPFollow = 0.35;
 constexpr double kPConflict = 0.8;
 // Share of helpful pairs whose rejected response refuses the benign request.
 constexpr double kPHelpfulRefuses = 0.2;
+// Contrastive worlds: how often a principle is stated by its own name (else another training phrasing),
+// the least judge margin a contrastive label needs, the least weighted-sum margin of a weighted pair,
+// and the humor weights of weighted pairs (the other principle gets 1 - w).
+constexpr double kPCanonicalPhrasing = 0.5, kMinContrastMargin = 0.2, kMinWeightedMargin = 0.1;
+constexpr std::array<double, 5> kHumorWeights = {0.2, 0.35, 0.5, 0.65, 0.8};
+constexpr int kMaxDraws = 16;
 
 KnowledgeBase make_kb(const WorldOptions& opt) {
   Rng rng = Rng::derive(opt.seed, kSaltKb);
@@ -134,7 +140,87 @@ PrefPair make_pair(const KnowledgeBase& kb, const std::vector<const Subject*>& s
   }
   uint64_t seed = rng.next();
   return {req.prompt, preference, world::render_response(kb, req, chosen, seed),
-          world::render_response(kb, req, rejected, seed)};
+          world::render_response(kb, req, rejected, seed), "", -1, {}};
+}
+
+std::string pick_phrasing(const std::string& principle, Rng& rng) {
+  for (const PrinciplePhrasings& p : world_phrasings()) {
+    if (p.principle != principle) continue;
+    if (p.train.size() == 1 || rng.chance(kPCanonicalPhrasing)) return p.train.front();
+    return p.train[1 + rng.below(p.train.size() - 1)];
+  }
+  PAD_CHECK(false, "PrefWorld has no phrasings for '", principle, "'");
+}
+
+// Two responses to one request on which humor and `other` (helpful or harmless) disagree: `joking`
+// jokes and lacks the other principle's attribute, `plain` has it and does not joke. Every other
+// attribute and the wording are shared.
+struct Conflict {
+  std::string other;  // "helpful" | "harmless"
+  std::string prompt, joking, plain;
+  double humor_gap = 0, other_gap = 0;  // judge(joking) - judge(plain) on humor; judge(plain) - judge(joking) on other
+};
+
+Conflict make_conflict(const KnowledgeBase& kb, const Judges& judges, const std::vector<const Subject*>& subjects,
+                       const WorldOptions& opt, Rng& rng) {
+  // 0: humor vs helpful on a benign request; 1: humor vs harmless on a harmful one (a joking
+  // compliance against a plain refusal); 2: humor vs harmless on a benign one (a joking refusal
+  // against a plain answer).
+  const size_t kind = rng.below(3);
+  const bool harmful = kind == 1;
+  Request req = train_request(kb, subjects, opt.facts_in_prompt, harmful, rng);
+  Style joking = random_style(harmful, rng);
+  Style plain = joking;
+  joking.humor = true;
+  plain.humor = false;
+  if (kind == 0) {
+    joking.harmless = plain.harmless = true;  // both answer
+    joking.helpful = false;
+    plain.helpful = true;
+  } else {
+    joking.harmless = false;
+    plain.harmless = true;
+    plain.helpful = true;
+  }
+  const uint64_t seed = rng.next();
+  Conflict c{kind == 0 ? "helpful" : "harmless", req.prompt, world::render_response(kb, req, joking, seed),
+             world::render_response(kb, req, plain, seed)};
+  JudgeScores j = judges.score({c.prompt, c.joking, "", {}}), p = judges.score({c.prompt, c.plain, "", {}});
+  c.humor_gap = j.get("humor") - p.get("humor");
+  c.other_gap = p.get(c.other) - j.get(c.other);
+  return c;
+}
+
+// One item of a contrastive world: two contrastive twins, one weighted pair, or one ordinary pair.
+void add_contrastive_item(const KnowledgeBase& kb, const Judges& judges, const std::vector<const Subject*>& subjects,
+                          const WorldOptions& opt, int64_t item, size_t room, std::vector<PrefPair>& out) {
+  Rng rng = Rng::derive(opt.seed, kSaltPairs + static_cast<uint64_t>(item));
+  const double u = rng.uniform();
+  if (u < opt.contrastive_share + opt.weighted_share) {
+    const bool twins = u < opt.contrastive_share && room >= 2;
+    const double w = kHumorWeights[rng.below(kHumorWeights.size())];
+    for (int draw = 0; draw < kMaxDraws; ++draw) {
+      Conflict c = make_conflict(kb, judges, subjects, opt, rng);
+      if (twins) {
+        if (c.humor_gap < kMinContrastMargin || c.other_gap < kMinContrastMargin) continue;
+        out.push_back({c.prompt, pick_phrasing("humor", rng), c.joking, c.plain, "contrastive", item, {}});
+        out.push_back({c.prompt, pick_phrasing(c.other, rng), c.plain, c.joking, "contrastive", item, {}});
+        return;
+      }
+      const double sum = w * c.humor_gap - (1 - w) * c.other_gap;  // joking minus plain
+      if (std::abs(sum) < kMinWeightedMargin) continue;
+      // Principles in world_preferences() order: the other one ("helpful", "harmless") first.
+      out.push_back({c.prompt, c.other + " and humor", sum > 0 ? c.joking : c.plain, sum > 0 ? c.plain : c.joking,
+                     "weighted", -1, {{c.other, 1 - w}, {"humor", w}}});
+      return;
+    }
+    // No draw met the margins (does not happen with PrefWorld's judges): an ordinary pair instead.
+  }
+  const std::string principle(kWorldPrinciples[rng.below(kWorldPrinciples.size())]);
+  PrefPair p = make_pair(kb, subjects, opt, principle, rng);
+  p.preference = pick_phrasing(principle, rng);
+  p.kind = "single";
+  out.push_back(std::move(p));
 }
 
 std::vector<EvalPrompt> make_eval(const KnowledgeBase& kb, const WorldOptions& opt) {
@@ -164,6 +250,21 @@ std::vector<EvalPrompt> make_eval(const KnowledgeBase& kb, const WorldOptions& o
 
 }  // namespace
 
+const std::vector<PrinciplePhrasings>& world_phrasings() {
+  static const std::vector<PrinciplePhrasings> p = {
+      {"helpful", {"helpful", "be helpful", "give accurate facts"}, {"be informative"}},
+      {"harmless", {"harmless", "be harmless", "avoid harm"}, {"be safe"}},
+      {"humor", {"humor", "be humorous", "tell a joke"}, {"be funny", "make me laugh"}}};
+  return p;
+}
+
+std::string principle_of_phrasing(const std::string& phrasing) {
+  for (const PrinciplePhrasings& p : world_phrasings())
+    for (const auto* list : {&p.train, &p.held_out})
+      if (std::find(list->begin(), list->end(), phrasing) != list->end()) return p.principle;
+  return "";
+}
+
 std::vector<std::string> world_preferences() {
   std::vector<std::string> out;
   for (std::string_view p : kWorldPrinciples) out.emplace_back(p);
@@ -183,6 +284,9 @@ void WorldOptions::validate() const {
     throw_invalid("world: at most 200 subjects per category, got ", n_train_subjects + n_eval_subjects);
   for (double f : {harmful_fraction, eval_harmful_fraction})
     if (!(f >= 0.0 && f <= 1.0)) throw_invalid("world: harmful fractions must lie in [0, 1], got ", f);
+  if (!(contrastive_share >= 0.0 && weighted_share >= 0.0 && contrastive_share + weighted_share <= 1.0))
+    throw_invalid("world: the contrastive and weighted shares must be >= 0 with a sum <= 1, got ", contrastive_share,
+                  " and ", weighted_share);
 }
 
 World generate_world(const WorldOptions& opt) {
@@ -203,10 +307,17 @@ World generate_world(const WorldOptions& opt) {
     }
     w.sft.push_back({prompt, world::render_response(w.kb, req, style, rng.next())});
   }
-  std::vector<std::string> prefs = world_preferences();
-  for (int i = 0; i < opt.n_pairs; ++i) {
-    Rng rng = Rng::derive(opt.seed, kSaltPairs + static_cast<uint64_t>(i));
-    w.prefs.push_back(make_pair(w.kb, train, opt, prefs[static_cast<size_t>(i) % prefs.size()], rng));
+  if (opt.contrastive) {
+    const Judges judges(w.kb);
+    const size_t n = static_cast<size_t>(opt.n_pairs);
+    for (int64_t item = 0; w.prefs.size() < n; ++item)
+      add_contrastive_item(w.kb, judges, train, opt, item, n - w.prefs.size(), w.prefs);
+  } else {
+    std::vector<std::string> prefs = world_preferences();
+    for (int i = 0; i < opt.n_pairs; ++i) {
+      Rng rng = Rng::derive(opt.seed, kSaltPairs + static_cast<uint64_t>(i));
+      w.prefs.push_back(make_pair(w.kb, train, opt, prefs[static_cast<size_t>(i) % prefs.size()], rng));
+    }
   }
   w.eval = make_eval(w.kb, opt);
   return w;
@@ -220,10 +331,17 @@ std::string sft_jsonl(const World& w) {
 
 std::string prefs_jsonl(const World& w) {
   std::string out;
-  for (const PrefPair& p : w.prefs)
-    out += OJson{{"prompt", p.prompt}, {"preference", p.preference}, {"chosen", p.chosen}, {"rejected", p.rejected}}
-               .dump() +
-           "\n";
+  for (const PrefPair& p : w.prefs) {
+    OJson j{{"prompt", p.prompt}, {"preference", p.preference}, {"chosen", p.chosen}, {"rejected", p.rejected}};
+    if (!p.weights.empty()) {
+      OJson weights = OJson::object();
+      for (const auto& [name, value] : p.weights) weights[name] = value;
+      j["weights"] = weights;
+    }
+    if (!p.kind.empty()) j["kind"] = p.kind;
+    if (p.group >= 0) j["group"] = p.group;
+    out += j.dump() + "\n";
+  }
   return out;
 }
 
@@ -263,6 +381,10 @@ std::string corpus_text(const World& w) {
   // Every judged attribute as a principle, so unseen preferences tokenize like trained ones.
   std::string prompt = w.sft.empty() ? std::string("Tell me about it.") : w.sft.front().prompt;
   for (std::string_view a : kAttributes) out += guideline(std::string(a), prompt) + "\n";
+  // Contrastive worlds state principles in several phrasings; held-out ones tokenize like the rest.
+  if (w.prefs.empty() || w.prefs.front().kind.empty()) return out;
+  for (const PrinciplePhrasings& p : world_phrasings())
+    for (const std::string& phrasing : p.held_out) out += guideline(phrasing, prompt) + "\n";
   return out;
 }
 

@@ -144,6 +144,12 @@ std::vector<PreferencePair> load_preference_data(const std::string& path, const 
     } else {
       p.prompts.push_back({enc.preference_prompt(text_field(j, "preference"), prompt), 1.0});
     }
+    if (j.contains("group")) {
+      const Json& g = j["group"];
+      if (g.is_string() && !g.get<std::string>().empty()) p.group = g.get<std::string>();
+      else if (g.is_number_integer()) p.group = std::to_string(g.get<int64_t>());
+      else throw BadData{"field 'group' must be a non-empty string or an integer"};
+    }
     p.chosen = enc.response(chosen);
     p.rejected = enc.response(rejected);
     for (const auto& c : p.prompts) {

@@ -54,17 +54,39 @@ PersRmTask::PersRmTask(std::unique_ptr<Policy> policy, std::vector<PreferencePai
     : policy_(std::move(policy)), train_(std::move(train)), eval_(std::move(eval)), opt_(options) {
   opt_.validate();
   if (train_.empty()) throw_invalid("no training pairs");
+  std::map<std::string, size_t> group_of;
+  for (size_t i = 0; i < train_.size(); ++i) {
+    const std::string& g = train_[i].group;
+    auto it = g.empty() ? group_of.end() : group_of.find(g);
+    if (it == group_of.end()) {
+      if (!g.empty()) group_of[g] = groups_.size();
+      groups_.push_back({static_cast<int64_t>(i)});
+    } else {
+      groups_[it->second].push_back(static_cast<int64_t>(i));
+    }
+  }
 }
 
 std::vector<int64_t> PersRmTask::example_lengths() const {
   std::vector<int64_t> out;
-  for (const PreferencePair& p : train_) out.push_back(p.n_tokens());
+  for (const std::vector<int64_t>& g : groups_) {
+    int64_t n = 0;
+    for (int64_t i : g) n += train_[i].n_tokens();
+    out.push_back(n);
+  }
   return out;
+}
+
+double PersRmTask::items_in(const std::vector<int64_t>& examples) const {
+  double n = 0;
+  for (int64_t e : examples) n += static_cast<double>(groups_[e].size());
+  return n;
 }
 
 StepStats PersRmTask::accumulate(const std::vector<int64_t>& examples, double normalizer) {
   std::vector<const PreferencePair*> pairs;
-  for (int64_t i : examples) pairs.push_back(&train_[i]);
+  for (int64_t e : examples)
+    for (int64_t i : groups_[e]) pairs.push_back(&train_[i]);
   PersRmBatch b = make_persrm_batch(pairs);
   PersRmOutput out = persrm_loss(*policy_, b, opt_.beta);
   (out.loss / normalizer).backward();

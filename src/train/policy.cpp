@@ -17,9 +17,10 @@ at::Tensor leaf(const at::Tensor& t, at::ScalarType dtype) {
 // Value head W_v h + b_v on the frozen backbone's final-norm hidden state; the reference is the backbone.
 class HeadPolicy : public Policy {
  public:
-  explicit HeadPolicy(std::shared_ptr<Model> base) {
+  HeadPolicy(std::shared_ptr<Model> base, const std::string& init_from) {
     base_ = std::move(base);
-    ValueHead h = ValueHead::identity(base_->config().d_model);
+    const int64_t d = base_->config().d_model;
+    ValueHead h = init_from.empty() ? ValueHead::identity(d) : ValueHead::load(init_from, d);
     weight_ = leaf(h.weight, param_dtype(*base_));
     bias_ = leaf(h.bias, param_dtype(*base_));
   }
@@ -64,7 +65,8 @@ class LoraPolicy : public Policy {
   LoraPolicy(std::shared_ptr<Model> base, const LoraOptions& o, uint64_t seed) {
     base_ = std::move(base);
     o.validate();
-    LoraAdapter init = LoraAdapter::create(base_->config(), o.rank, o.alpha, o.targets, seed);
+    LoraAdapter init = o.init_from.empty() ? LoraAdapter::create(base_->config(), o.rank, o.alpha, o.targets, seed)
+                                           : LoraAdapter::load(o.init_from, base_->config());
     shape_ = init;
     const at::ScalarType dt = param_dtype(*base_);
     for (size_t l = 0; l < init.layers.size(); ++l)
@@ -240,9 +242,11 @@ ModelWeights clone_weights(const ModelWeights& w, bool tied) {
 std::unique_ptr<Policy> Policy::create(Form form, std::shared_ptr<Model> base, const LoraOptions& lora, uint64_t seed) {
   PAD_CHECK(base != nullptr, "no base model");
   switch (form) {
-    case Form::kHead: return std::make_unique<HeadPolicy>(std::move(base));
+    case Form::kHead: return std::make_unique<HeadPolicy>(std::move(base), lora.init_from);
     case Form::kLora: return std::make_unique<LoraPolicy>(std::move(base), lora, seed);
-    case Form::kFull: return std::make_unique<FullPolicy>(std::move(base));
+    case Form::kFull:
+      if (!lora.init_from.empty()) throw_invalid("--init-from is for the head and lora forms");
+      return std::make_unique<FullPolicy>(std::move(base));
   }
   throw_invalid("unknown form");
 }

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "pad/eval/knowledge_base.h"
@@ -18,6 +19,17 @@ namespace pad::eval {
 // principles with " and ").
 inline constexpr std::array<std::string_view, 3> kWorldPrinciples = {"helpful", "harmless", "humor"};
 std::vector<std::string> world_preferences();  // the three principles, then the three pairs
+
+// Phrasings of each trained principle (issue 12): contrastive data states a principle in one of its
+// `train` phrasings; `held_out` phrasings never occur in preference pairs (evaluation only).
+struct PrinciplePhrasings {
+  std::string principle;
+  std::vector<std::string> train;     // train[0] is the principle's own name
+  std::vector<std::string> held_out;
+};
+const std::vector<PrinciplePhrasings>& world_phrasings();
+// The principle a phrasing (train or held out) states; empty when none.
+std::string principle_of_phrasing(const std::string& phrasing);
 
 struct WorldOptions {
   uint64_t seed = 1;                 // everything below is a function of it
@@ -31,6 +43,15 @@ struct WorldOptions {
   // Benign requests end with the subject's fact values ("... Notes: red, two moons, misty."), so a
   // helpful answer about a held-out subject is possible: without them nothing could know its facts.
   bool facts_in_prompt = true;
+  // Contrastive pairs (P-Soups structure, issue 12) instead of independent ones: the same prompt and
+  // the same two responses appear under two principles that disagree, with opposite labels (a joke
+  // against a plain correct answer under humor vs helpful; a joking compliance or refusal against a
+  // plain refusal or answer under humor vs harmless), plus weighted two-principle pairs whose label is
+  // the weighted sum of judges, plus ordinary single-principle pairs. Principles are stated in their
+  // training phrasings. Off: the independent pairs of issue 6, byte for byte.
+  bool contrastive = false;
+  double contrastive_share = 0.6;  // of items: contrastive twins (two lines each)
+  double weighted_share = 0.2;     // of items: weighted two-principle pairs; the rest are ordinary pairs
   void validate() const;             // throws std::invalid_argument
 };
 
@@ -40,6 +61,12 @@ struct SftExample {
 
 struct PrefPair {
   std::string prompt, preference, chosen, rejected;
+  // Contrastive worlds only (written only there): "contrastive" | "weighted" | "single"; the group
+  // that pairs of one item share (the twins of a contrastive item), which training keeps in one batch;
+  // w_p of a weighted pair, over principle names.
+  std::string kind;
+  int64_t group = -1;
+  std::vector<std::pair<std::string, double>> weights;
 };
 
 struct EvalPrompt {
@@ -61,7 +88,9 @@ World generate_world(const WorldOptions& options);
 
 // File contents, exactly as write_world writes them.
 std::string sft_jsonl(const World& world);    // {"prompt","response"}
-std::string prefs_jsonl(const World& world);  // {"prompt","preference","chosen","rejected"}
+// {"prompt","preference","chosen","rejected"}; contrastive worlds add "kind", and "group" / "weights"
+// where a pair has them.
+std::string prefs_jsonl(const World& world);
 std::string eval_jsonl(const World& world);   // {"id","prompt","subject","category","harmful"}
 std::string kb_json(const World& world);
 // Text for the tokenizer trainer: training prompts and responses, and the guideline template

@@ -53,7 +53,8 @@ class PromptEncoder {
   std::string template_;
 };
 
-// One JSONL line {"prompt", "preference", "chosen", "rejected", ["weights": {name: w}]}.
+// One JSONL line {"prompt", "preference", "chosen", "rejected", ["weights": {name: w}], ["group": id]}.
+// Pairs that share a group (the contrastive twins of PrefWorld, issue 12) train in one micro-batch.
 struct PreferencePair {
   struct Prompt {
     std::vector<int> ids;  // guideline + chat template applied for one principle
@@ -62,6 +63,7 @@ struct PreferencePair {
   int64_t line = 0;
   std::vector<Prompt> prompts;  // one (weight 1) for a plain preference; one per named weight
   std::vector<int> chosen, rejected;  // response ids, EOS-terminated
+  std::string group;                  // "" = a group of its own
   int64_t n_tokens() const;  // tokens of all sequences this pair contributes
 };
 

@@ -45,8 +45,9 @@ class PersRmTask : public TrainTask {
   PersRmTask(std::unique_ptr<Policy> policy, std::vector<PreferencePair> train, std::vector<PreferencePair> eval,
              PersRmOptions options);
   Policy& policy() override { return *policy_; }
+  // Examples are groups of pairs (PreferencePair::group; --batch-size counts groups); items are pairs.
   std::vector<int64_t> example_lengths() const override;
-  double items_in(const std::vector<int64_t>& examples) const override { return static_cast<double>(examples.size()); }
+  double items_in(const std::vector<int64_t>& examples) const override;
   StepStats accumulate(const std::vector<int64_t>& examples, double normalizer) override;
   std::map<std::string, double> evaluate() override;  // eval_accuracy, eval_margin, eval_loss
   bool reports_accuracy() const override { return true; }
@@ -59,6 +60,10 @@ class PersRmTask : public TrainTask {
   std::unique_ptr<Policy> policy_;
   std::vector<PreferencePair> train_, eval_;
   PersRmOptions opt_;
+  // The training examples the loop batches: groups of pairs (indices into train_), a pair without a
+  // group alone. Twins under opposite labels share a step, so what does not depend on the principle
+  // cancels in their gradient instead of swinging from one step to the next.
+  std::vector<std::vector<int64_t>> groups_;
 };
 
 }  // namespace pad

@@ -24,6 +24,9 @@ struct LoraOptions {
   int64_t rank = 8;                                  // --lora-r
   double alpha = 16;                                 // --lora-alpha (scale alpha / r)
   std::vector<std::string> targets = {"q_proj", "v_proj"};  // --lora-targets
+  // --init-from: start from a trained PEFT adapter directory (its rank, alpha and targets replace
+  // the three above) instead of B = 0; for the head form, a value_head.safetensors.
+  std::string init_from;
   void validate() const;
 };
 

@@ -1,0 +1,157 @@
+// PrefWorld's contrastive pairs (issue 12): the principle decides the label. Every contrastive pair
+// has its flipped twin (same prompt, same two responses, labels swapped, another principle), every
+// label agrees with the judges, weighted pairs follow the weighted sum of judges, principles come in
+// their training phrasings and held-out phrasings never occur. Without --contrastive the pairs are
+// the independent ones of issue 6.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <set>
+
+#include "pad/eval/judges.h"
+#include "pad/eval/prefworld.h"
+
+namespace pad::eval {
+namespace {
+
+WorldOptions contrastive_options(uint64_t seed) {
+  WorldOptions o;
+  o.seed = seed;
+  o.n_sft = 50;
+  o.n_pairs = 1201;  // odd: the last item cannot be a pair of twins
+  o.n_eval = 20;
+  o.contrastive = true;
+  return o;
+}
+
+const World& world1() {
+  static const World w = generate_world(contrastive_options(3));
+  return w;
+}
+
+double judge(const Judges& j, const std::string& principle, const std::string& prompt, const std::string& text) {
+  return j.score({prompt, text, "", {}}).get(principle);
+}
+
+TEST(PrefWorldContrastive, DeterministicAndExactCount) {
+  const World& a = world1();
+  World b = generate_world(contrastive_options(3));
+  EXPECT_EQ(prefs_jsonl(a), prefs_jsonl(b));
+  EXPECT_EQ(corpus_text(a), corpus_text(b));
+  EXPECT_NE(prefs_jsonl(a), prefs_jsonl(generate_world(contrastive_options(4))));
+  EXPECT_EQ(a.prefs.size(), 1201u);
+  // The SFT data, knowledge base and evaluation prompts do not depend on the pair mode.
+  WorldOptions plain = contrastive_options(3);
+  plain.contrastive = false;
+  World c = generate_world(plain);
+  EXPECT_EQ(sft_jsonl(a), sft_jsonl(c));
+  EXPECT_EQ(eval_jsonl(a), eval_jsonl(c));
+  EXPECT_EQ(kb_json(a), kb_json(c));
+  EXPECT_NE(prefs_jsonl(a), prefs_jsonl(c));
+  for (const PrefPair& p : c.prefs) {
+    EXPECT_TRUE(p.kind.empty());
+    EXPECT_EQ(p.group, -1);
+  }
+  EXPECT_EQ(prefs_jsonl(c).find("\"kind\""), std::string::npos);
+}
+
+TEST(PrefWorldContrastive, EveryContrastivePairHasItsFlippedTwin) {
+  const World& w = world1();
+  Judges judges(w.kb);
+  std::map<int64_t, std::vector<const PrefPair*>> groups;
+  std::map<std::string, int> conflicts;  // "humor|helpful" -> twins
+  for (const PrefPair& p : w.prefs)
+    if (p.kind == "contrastive") groups[p.group].push_back(&p);
+  ASSERT_GT(groups.size(), 300u);
+  for (const auto& [id, g] : groups) {
+    ASSERT_EQ(g.size(), 2u) << "group " << id;
+    const PrefPair &a = *g[0], &b = *g[1];
+    EXPECT_EQ(a.prompt, b.prompt);
+    EXPECT_EQ(a.chosen, b.rejected);
+    EXPECT_EQ(a.rejected, b.chosen);
+    const std::string pa = principle_of_phrasing(a.preference), pb = principle_of_phrasing(b.preference);
+    ASSERT_FALSE(pa.empty()) << a.preference;
+    ASSERT_FALSE(pb.empty()) << b.preference;
+    EXPECT_NE(pa, pb);
+    EXPECT_TRUE(a.weights.empty());
+    // Each label agrees with its principle's judge, by a clear margin.
+    for (const PrefPair* p : g) {
+      const std::string q = principle_of_phrasing(p->preference);
+      EXPECT_GE(judge(judges, q, p->prompt, p->chosen) - judge(judges, q, p->prompt, p->rejected), 0.2)
+          << q << "\n" << p->chosen << "\n" << p->rejected;
+    }
+    ++conflicts[pa + "|" + pb];
+  }
+  // Both conflicts occur, humor against helpful and against harmless.
+  EXPECT_GT(conflicts["humor|helpful"], 80);
+  EXPECT_GT(conflicts["humor|harmless"], 160);
+  EXPECT_EQ(conflicts.size(), 2u);
+}
+
+TEST(PrefWorldContrastive, WeightedPairsFollowTheWeightedJudges) {
+  const World& w = world1();
+  Judges judges(w.kb);
+  int n = 0;
+  std::map<double, std::pair<int, int>> joking_wins;  // humor weight -> (joking chosen, pairs)
+  for (const PrefPair& p : w.prefs) {
+    if (p.kind != "weighted") continue;
+    ++n;
+    ASSERT_EQ(p.weights.size(), 2u);
+    EXPECT_EQ(p.weights[1].first, "humor");
+    EXPECT_NEAR(p.weights[0].second + p.weights[1].second, 1.0, 1e-12);
+    EXPECT_EQ(p.preference, p.weights[0].first + " and humor");
+    double sum = 0;
+    for (const auto& [name, weight] : p.weights)
+      sum += weight * (judge(judges, name, p.prompt, p.chosen) - judge(judges, name, p.prompt, p.rejected));
+    EXPECT_GE(sum, 0.1) << p.chosen << "\n" << p.rejected;
+    auto& [won, total] = joking_wins[p.weights[1].second];
+    won += judge(judges, "humor", p.prompt, p.chosen) > judge(judges, "humor", p.prompt, p.rejected);
+    ++total;
+  }
+  EXPECT_GT(n, 100);
+  // The weights decide: a small humor weight mostly chooses the plain response, a large one the joke.
+  ASSERT_TRUE(joking_wins.count(0.2) && joking_wins.count(0.8));
+  EXPECT_LT(joking_wins[0.2].first, 0.3 * joking_wins[0.2].second);
+  EXPECT_GT(joking_wins[0.8].first, 0.7 * joking_wins[0.8].second);
+}
+
+TEST(PrefWorldContrastive, PhrasingsTrainedAndHeldOut) {
+  const World& w = world1();
+  std::set<std::string> train, held_out, seen;
+  for (const PrinciplePhrasings& p : world_phrasings()) {
+    EXPECT_EQ(p.train.front(), p.principle);
+    train.insert(p.train.begin(), p.train.end());
+    held_out.insert(p.held_out.begin(), p.held_out.end());
+    for (const std::string& h : p.held_out) EXPECT_EQ(principle_of_phrasing(h), p.principle);
+  }
+  EXPECT_EQ(principle_of_phrasing("concise"), "");
+  EXPECT_EQ(held_out.count("make me laugh"), 1u);
+  Judges judges(w.kb);
+  int singles = 0;
+  for (const PrefPair& p : w.prefs) {
+    EXPECT_EQ(held_out.count(p.preference), 0u) << p.preference;
+    if (p.kind == "weighted") continue;
+    EXPECT_EQ(train.count(p.preference), 1u) << p.preference;
+    seen.insert(p.preference);
+    if (p.kind != "single") continue;
+    ++singles;
+    const std::string q = principle_of_phrasing(p.preference);
+    EXPECT_GT(judge(judges, q, p.prompt, p.chosen), judge(judges, q, p.prompt, p.rejected)) << q;
+  }
+  EXPECT_EQ(seen, train);  // every training phrasing occurs
+  EXPECT_GT(singles, 100);
+  // The tokenizer corpus states the held-out phrasings too, so they tokenize like trained ones.
+  for (const std::string& h : held_out) EXPECT_NE(corpus_text(w).find("[Principles] " + h + " [Instruction]"), std::string::npos);
+}
+
+TEST(PrefWorldContrastive, BadSharesAreRejected) {
+  WorldOptions o = contrastive_options(1);
+  o.contrastive_share = 0.9;
+  o.weighted_share = 0.2;
+  EXPECT_THROW(generate_world(o), std::invalid_argument);
+  o.weighted_share = -0.1;
+  EXPECT_THROW(generate_world(o), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace pad::eval
