@@ -4,6 +4,8 @@
 #pragma once
 
 #include <atomic>
+#include <cstdio>
+#include <fstream>
 #include <chrono>
 #include <mutex>
 #include <random>

@@ -7,3 +7,12 @@ add_dependencies(test_serve pad)  # compares with `pad generate`
 add_test(NAME openai_client COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/openai/run.sh ${CMAKE_CURRENT_BINARY_DIR}/openai
          $<TARGET_FILE:pad> ${PROJECT_SOURCE_DIR}/models)
 set_tests_properties(openai_client PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 600)
+
+# 64 concurrent clients against the in-process server (about a minute on 2 cores).
+pad_test(test_serve_load test_serve_load.cpp)
+target_link_libraries(test_serve_load PRIVATE pad_serve)
+
+# The load client on its own, for scripts/soak.
+add_executable(serve_load serve_load_main.cpp)
+target_link_libraries(serve_load PRIVATE pad_serve)
+target_compile_definitions(serve_load PRIVATE ${PAD_TEST_DEFS})

@@ -91,7 +91,7 @@ inline SseEvents parse_sse(const std::string& body) {
   SseEvents s;
   std::istringstream in(body);
   for (std::string line; std::getline(in, line);) {
-    if (line.empty()) continue;
+    if (line.empty() || line[0] == ':') continue;  // blank lines and SSE comments
     if (line.rfind("data: ", 0) != 0 || s.done) {
       s.well_formed = false;
       continue;

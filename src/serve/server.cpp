@@ -274,10 +274,14 @@ void Server::routes() {
         res.set_header("Cache-Control", "no-cache");
         res.set_chunked_content_provider(
             "text/event-stream",
-            [call](size_t, httplib::DataSink& sink) {
+            [call, idle = 0](size_t, httplib::DataSink& sink) mutable {
               bool finished = false;
-              const std::string text = call->next_events(std::chrono::milliseconds(100), finished);
-              if (!text.empty() && !sink.write(text.data(), text.size())) return false;
+              std::string text = call->next_events(std::chrono::milliseconds(100), finished);
+              // While a request waits in the queue, an SSE comment every ~2 s finds clients that left.
+              if (text.empty() && ++idle >= 20) text = ": waiting\n\n";
+              if (text.empty()) return true;
+              idle = 0;
+              if (!sink.write(text.data(), text.size())) return false;
               if (finished) sink.done();
               return true;
             },
