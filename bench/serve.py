@@ -24,6 +24,7 @@ PROMPTS = ["Share a few facts about the animal Fenzor, please.", "Tell me about 
 
 METHODS = {
     "plain": {"pad": {"strategy": "base"}},
+    "prompt": {"preference": "humor", "pad": {"strategy": "prompt"}},  # PAD's base row, without the PAD step
     "pad-head": {"preference": "humor", "pad": {"strategy": "pad", "persrm": "head"}},
     "pad-lora": {"preference": "humor", "pad": {"strategy": "pad", "persrm": "lora"}},
 }

@@ -27,6 +27,9 @@ struct Prepared {
 // Throws ApiError: 404 model_not_found for an unknown model or PersRM, 400 naming the field otherwise.
 Prepared prepare(const ApiRequest& api, const ServeModels& models, const ServerOptions& options, int64_t n_ctx);
 
+// The /metrics body (metrics.cpp).
+std::string metrics_text(const EngineStats& stats, ServerCounters& counters, int in_flight);
+
 class Call : public std::enable_shared_from_this<Call> {
  public:
   Call(std::shared_ptr<const Tokenizer> tok, ApiRequest api, ResponseMeta meta, int64_t n_prompt);

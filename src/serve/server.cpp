@@ -193,113 +193,92 @@ void Server::routes() {
     res.set_content(json{{"object", "list"}, {"data", data}}.dump(), "application/json");
   });
   http_->Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
-    const EngineStats s = engine_->stats();
-    std::ostringstream o;
-    o << "# TYPE pad_requests_total counter\n";
+    res.set_content(metrics_text(engine_->stats(), impl_->counters, impl_->in_flight.load()), "text/plain; version=0.0.4");
+  });
+  http_->Post("/v1/chat/completions", [this](const httplib::Request& req, httplib::Response& res) {
+    handle_completion(req, res, Endpoint::kChat);
+  });
+  http_->Post("/v1/completions", [this](const httplib::Request& req, httplib::Response& res) {
+    handle_completion(req, res, Endpoint::kCompletion);
+  });
+}
+
+void Server::forget(const std::shared_ptr<Call>& call) {
+  std::lock_guard<std::mutex> lock(impl_->live_mu);
+  impl_->live.erase(call);
+}
+
+// Parse, validate, template and tokenize here (the HTTP thread); the scheduler thread decodes.
+void Server::handle_completion(const httplib::Request& req, httplib::Response& res, Endpoint e) {
+  InFlight guard(impl_->in_flight);
+  try {
+    if (draining_) throw ApiError(503, "server_error", "the server is shutting down", "", "shutting_down");
+    ApiRequest api = parse_request(req.body, e);
+    Prepared p = prepare(api, models_, options_, impl_->n_ctx);
+    ResponseMeta meta;
+    meta.id = (e == Endpoint::kChat ? "chatcmpl-pad" : "cmpl-pad") + std::to_string(impl_->next_id++);
+    meta.created = static_cast<int64_t>(std::time(nullptr));
+    meta.model = api.model.empty() ? models_.name : api.model;
+    meta.pad = p.pad;
+    meta.logprobs = api.logprobs;
+    const bool stream = api.stream;
+    auto call = std::make_shared<Call>(models_.tok, std::move(api), std::move(meta), p.n_prompt);
+    std::vector<uint64_t> ids;
+    try {
+      for (size_t i = 0; i < p.requests.size(); ++i) ids.push_back(engine_->submit(p.requests[i], call->callbacks(i)));
+    } catch (const EngineBusy& b) {
+      for (uint64_t id : ids) engine_->cancel(id);
+      res.set_header("Retry-After", "1");
+      throw ApiError(429, "rate_limit_error", std::string("too many requests: ") + b.what(), "", "rate_limit_exceeded");
+    } catch (const std::invalid_argument& bad) {
+      for (uint64_t id : ids) engine_->cancel(id);
+      throw invalid_field("", bad.what());
+    }
+    call->set_ids(ids);
     {
       std::lock_guard<std::mutex> lock(impl_->counters.mu);
-      for (const auto& [status, n] : impl_->counters.requests_by_status)
-        o << "pad_requests_total{status=\"" << status << "\"} " << n << "\n";
-      o << "# TYPE pad_prompt_tokens_total counter\npad_prompt_tokens_total " << impl_->counters.prompt_tokens << "\n";
+      impl_->counters.prompt_tokens += static_cast<uint64_t>(p.n_prompt);
     }
-    o << "# TYPE pad_tokens_total counter\n";
-    for (const auto& [strategy, n] : s.tokens_by_strategy) o << "pad_tokens_total{strategy=\"" << strategy << "\"} " << n << "\n";
-    o << "# TYPE pad_tokens_per_second gauge\n";
-    for (const auto& [strategy, ms] : s.decode_ms_by_strategy) {
-      auto it = s.tokens_by_strategy.find(strategy);
-      const double n = it == s.tokens_by_strategy.end() ? 0.0 : static_cast<double>(it->second);
-      o << "pad_tokens_per_second{strategy=\"" << strategy << "\"} " << (ms > 0 ? n / (ms / 1000.0) : 0.0) << "\n";
+    {
+      std::lock_guard<std::mutex> lock(impl_->live_mu);
+      impl_->live.insert(call);
     }
-    o << "# TYPE pad_queue_depth gauge\npad_queue_depth " << s.n_queued << "\n";
-    o << "# TYPE pad_active_requests gauge\npad_active_requests " << s.n_active << "\n";
-    o << "# TYPE pad_active_rows gauge\npad_active_rows " << s.n_rows << "\n";
-    o << "# TYPE pad_in_flight gauge\npad_in_flight " << impl_->in_flight.load() << "\n";
-    o << "# TYPE pad_steps_total counter\npad_steps_total " << s.n_steps << "\n";
-    o << "# TYPE pad_cancelled_total counter\npad_cancelled_total " << s.n_cancelled << "\n";
-    o << "# TYPE pad_step_seconds_total counter\npad_step_seconds_total " << s.step_ms_total / 1000.0 << "\n";
-    res.set_content(o.str(), "text/plain; version=0.0.4");
-  });
-  auto completion = [this](Endpoint e) {
-    return [this, e](const httplib::Request& req, httplib::Response& res) {
-      InFlight guard(impl_->in_flight);
-      try {
-        if (draining_) throw ApiError(503, "server_error", "the server is shutting down", "", "shutting_down");
-        ApiRequest api = parse_request(req.body, e);
-        Prepared p = prepare(api, models_, options_, impl_->n_ctx);
-        ResponseMeta meta;
-        meta.id = (e == Endpoint::kChat ? "chatcmpl-pad" : "cmpl-pad") + std::to_string(impl_->next_id++);
-        meta.created = static_cast<int64_t>(std::time(nullptr));
-        meta.model = api.model.empty() ? models_.name : api.model;
-        meta.pad = p.pad;
-        meta.logprobs = api.logprobs;
-        const bool stream = api.stream;
-        auto call = std::make_shared<Call>(models_.tok, std::move(api), std::move(meta), p.n_prompt);
-        std::vector<uint64_t> ids;
-        try {
-          for (size_t i = 0; i < p.requests.size(); ++i) ids.push_back(engine_->submit(p.requests[i], call->callbacks(i)));
-        } catch (const EngineBusy& b) {
-          for (uint64_t id : ids) engine_->cancel(id);
-          res.set_header("Retry-After", "1");
-          throw ApiError(429, "rate_limit_error", std::string("too many requests: ") + b.what(), "", "rate_limit_exceeded");
-        } catch (const std::invalid_argument& bad) {
-          for (uint64_t id : ids) engine_->cancel(id);
-          throw invalid_field("", bad.what());
-        }
-        call->set_ids(ids);
-        {
-          std::lock_guard<std::mutex> lock(impl_->counters.mu);
-          impl_->counters.prompt_tokens += static_cast<uint64_t>(p.n_prompt);
-        }
-        {
-          std::lock_guard<std::mutex> lock(impl_->live_mu);
-          impl_->live.insert(call);
-        }
-        if (!stream) {
-          json body;
-          try {
-            body = call->wait_response();
-          } catch (...) {
-            std::lock_guard<std::mutex> lock(impl_->live_mu);
-            impl_->live.erase(call);
-            throw;
-          }
-          {
-            std::lock_guard<std::mutex> lock(impl_->live_mu);
-            impl_->live.erase(call);
-          }
-          res.set_content(body.dump(-1, ' ', false, json::error_handler_t::replace), "application/json");
-          return;
-        }
-        ++impl_->in_flight;  // until the stream ends (the releaser)
-        res.set_header("Cache-Control", "no-cache");
-        res.set_chunked_content_provider(
-            "text/event-stream",
-            [call, idle = 0](size_t, httplib::DataSink& sink) mutable {
-              bool finished = false;
-              std::string text = call->next_events(std::chrono::milliseconds(100), finished);
-              // While a request waits in the queue, an SSE comment every ~2 s finds clients that left.
-              if (text.empty() && ++idle >= 20) text = ": waiting\n\n";
-              if (text.empty()) return true;
-              idle = 0;
-              if (!sink.write(text.data(), text.size())) return false;
-              if (finished) sink.done();
-              return true;
-            },
-            [this, call](bool) {
-              for (uint64_t id : call->ids()) engine_->cancel(id);  // a client that left frees its rows now
-              {
-                std::lock_guard<std::mutex> lock(impl_->live_mu);
-                impl_->live.erase(call);
-              }
-              --impl_->in_flight;
-            });
-      } catch (const ApiError& err) {
-        send_error(res, err);
-      }
-    };
-  };
-  http_->Post("/v1/chat/completions", completion(Endpoint::kChat));
-  http_->Post("/v1/completions", completion(Endpoint::kCompletion));
+    if (stream) return stream_response(call, res);
+    json body;
+    try {
+      body = call->wait_response();
+    } catch (...) {
+      forget(call);
+      throw;
+    }
+    forget(call);
+    res.set_content(body.dump(-1, ' ', false, json::error_handler_t::replace), "application/json");
+  } catch (const ApiError& err) {
+    send_error(res, err);
+  }
+}
+
+void Server::stream_response(const std::shared_ptr<Call>& call, httplib::Response& res) {
+  ++impl_->in_flight;  // until the stream ends (the releaser)
+  res.set_header("Cache-Control", "no-cache");
+  res.set_chunked_content_provider(
+      "text/event-stream",
+      [call, idle = 0](size_t, httplib::DataSink& sink) mutable {
+        bool finished = false;
+        std::string text = call->next_events(std::chrono::milliseconds(100), finished);
+        // While a request waits in the queue, an SSE comment every ~2 s finds clients that left.
+        if (text.empty() && ++idle >= 20) text = ": waiting\n\n";
+        if (text.empty()) return true;
+        idle = 0;
+        if (!sink.write(text.data(), text.size())) return false;
+        if (finished) sink.done();
+        return true;
+      },
+      [this, call](bool) {
+        for (uint64_t id : call->ids()) engine_->cancel(id);  // a client that left frees its rows now
+        forget(call);
+        --impl_->in_flight;
+      });
 }
 
 }  // namespace pad::serve

@@ -17,6 +17,8 @@
 
 namespace httplib {
 class Server;
+struct Request;
+struct Response;
 }
 
 namespace pad {
@@ -24,6 +26,9 @@ class Tokenizer;
 }
 
 namespace pad::serve {
+
+class Call;
+enum class Endpoint;
 
 struct NamedPersRm {
   std::string name;  // what requests give in pad.persrm (and /v1/models lists)
@@ -83,6 +88,9 @@ class Server {
   struct Impl;
   void routes();
   void schedule();
+  void handle_completion(const httplib::Request& req, httplib::Response& res, Endpoint e);
+  void stream_response(const std::shared_ptr<Call>& call, httplib::Response& res);
+  void forget(const std::shared_ptr<Call>& call);
 
   ServeModels models_;
   ServerOptions options_;
