@@ -104,9 +104,12 @@ inline void load_client(const LoadOptions& o, int index, LoadReport& rep) {
       continue;
     }
     HttpReply r = http_post(o.port, path, b);
-    if (r.status < 0) ++rep.no_reply, rep.problem("no reply");
+    if (r.status < 0) ++rep.no_reply, rep.problem("no reply (" + r.error + ") for " + b.dump());
     else if (r.status >= 500) ++rep.server_errors, rep.problem(std::to_string(r.status) + " " + r.body);
-    else if (r.status == 429) ++rep.refused;
+    else if (r.status == 429) {  // as a client should: back off before the next try
+      ++rep.refused;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50 + rng() % 100));
+    }
     else if (r.status != 200) ++rep.client_errors, rep.problem(std::to_string(r.status) + " " + r.body + " for " + b.dump());
     else if (std::string why = check_reply(r, chat, stream, n, b["max_tokens"]); !why.empty())
       ++rep.malformed, rep.problem(why + ": " + r.body);

@@ -45,6 +45,7 @@ struct HttpReply {
   std::string body;
   nlohmann::json json;  // parsed body (null when it is not JSON)
   httplib::Headers headers;
+  std::string error;    // no reply: what the client saw
 };
 
 inline HttpReply http_post(int port, const std::string& path, const std::string& body,
@@ -53,7 +54,10 @@ inline HttpReply http_post(int port, const std::string& path, const std::string&
   c.set_read_timeout(120, 0);
   HttpReply r;
   auto res = c.Post(path.c_str(), headers, body, "application/json");
-  if (!res) return r;
+  if (!res) {
+    r.error = httplib::to_string(res.error());
+    return r;
+  }
   r.status = res->status;
   r.body = res->body;
   r.headers = res->headers;
