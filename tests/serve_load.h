@@ -103,8 +103,11 @@ inline void load_client(const LoadOptions& o, int index, LoadReport& rep) {
       ++rep.left;
       continue;
     }
+    const auto t_sent = std::chrono::steady_clock::now();
     HttpReply r = http_post(o.port, path, b);
-    if (r.status < 0) ++rep.no_reply, rep.problem("no reply (" + r.error + ") for " + b.dump());
+    const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_sent).count();
+    if (r.status < 0)
+      ++rep.no_reply, rep.problem("no reply (" + r.error + " after " + std::to_string(waited) + " s) for " + b.dump());
     else if (r.status >= 500) ++rep.server_errors, rep.problem(std::to_string(r.status) + " " + r.body);
     else if (r.status == 429) {  // as a client should: back off before the next try
       ++rep.refused;

@@ -23,6 +23,7 @@ struct ServeFlags {
   std::string models = "models";  // the embedded defaults' directory (no -m)
   std::string name;               // the base model's id ("" = its file or directory name)
   std::vector<std::string> persrm, persrm_lora, persrm_head;  // NAME=PATH, repeatable
+  std::vector<int> order;  // 0 head, 1 lora, 2 full: each PersRM flag as it appeared
   bool allow_vocab_mismatch = false;
   serve::ServerOptions server;
   double shutdown_timeout_s = 30;
@@ -52,6 +53,7 @@ serve::ServeModels load_models(ServeFlags& f) {
     if (f.persrm.empty() && f.persrm_lora.empty() && f.persrm_head.empty()) {
       f.persrm_head.push_back("head=" + f.models + "/persrm-head/value_head.safetensors");
       f.persrm_lora.push_back("lora=" + f.models + "/persrm-lora");
+      f.order = {0, 1};
     }
   }
   serve::ServeModels m;
@@ -59,18 +61,18 @@ serve::ServeModels load_models(ServeFlags& f) {
   m.tok = tokenizer_of(f.model.model);
   if (!m.tok) throw_invalid(f.model.model, ": no tokenizer (the server needs one to read text)");
   m.name = f.name.empty() ? model_name(f.model.model) : f.name;
-  auto add = [&](const std::vector<std::string>& specs, const char* flag, const char* fallback, auto set) {
-    for (const std::string& spec : specs) {
-      auto [name, path] = named_path(spec, fallback, flag);
-      PersRmFlags rf;
-      rf.allow_vocab_mismatch = f.allow_vocab_mismatch;
-      set(rf, path);
-      m.persrms.push_back({name, load_persrm(rf, f.model, *m.base, m.tok)});
-    }
-  };
-  add(f.persrm_head, "--persrm-head", "head", [](PersRmFlags& rf, const std::string& p) { rf.persrm_head = p; });
-  add(f.persrm_lora, "--persrm-lora", "lora", [](PersRmFlags& rf, const std::string& p) { rf.persrm_lora = p; });
-  add(f.persrm, "--persrm", "persrm", [](PersRmFlags& rf, const std::string& p) { rf.persrm = p; });
+  // In command-line order across the three flags: the first PersRM given is the default.
+  size_t next[3] = {0, 0, 0};
+  for (int kind : f.order) {
+    const std::vector<std::string>& specs = kind == 0 ? f.persrm_head : kind == 1 ? f.persrm_lora : f.persrm;
+    if (next[kind] >= specs.size()) continue;
+    const char* flag = kind == 0 ? "--persrm-head" : kind == 1 ? "--persrm-lora" : "--persrm";
+    auto [name, path] = named_path(specs[next[kind]++], kind == 0 ? "head" : kind == 1 ? "lora" : "persrm", flag);
+    PersRmFlags rf;
+    rf.allow_vocab_mismatch = f.allow_vocab_mismatch;
+    (kind == 0 ? rf.persrm_head : kind == 1 ? rf.persrm_lora : rf.persrm) = path;
+    m.persrms.push_back({name, load_persrm(rf, f.model, *m.base, m.tok)});
+  }
   return m;
 }
 
@@ -128,10 +130,19 @@ void add_serve_command(CLI::App& app) {
   s->add_option("--ctx", f->server.n_ctx, "context limit per request, prompt + max_tokens (0 = the model's)");
   s->add_option("--max-tokens", f->server.default_max_tokens, "max_tokens when a request gives none");
   s->add_option("--max-wall", f->max_wall_s, "seconds a request may decode before it ends with finish_reason length");
+  s->add_option("--pref-template", f->server.guideline_template, "guideline template with {principle} and {prompt}");
   s->add_option("--api-key", f->server.api_key, "require Authorization: Bearer KEY on /v1/*");
   s->add_option("--http-threads", f->server.http_threads, "connections served at once");
   s->add_option("--shutdown-timeout", f->shutdown_timeout_s, "seconds in-flight requests get to finish after SIGTERM");
-  s->callback([f] { run_serve(*f); });
+  s->callback([f, s] {
+    for (const CLI::Option* o : s->parse_order()) {
+      const std::string name = o->get_name();
+      if (name == "--persrm-head") f->order.push_back(0);
+      else if (name == "--persrm-lora") f->order.push_back(1);
+      else if (name == "--persrm") f->order.push_back(2);
+    }
+    run_serve(*f);
+  });
 }
 
 }  // namespace pad::cli

@@ -4,7 +4,11 @@
 
 #include <httplib.h>
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <ctime>
+#include <filesystem>
 #include <set>
 #include <sstream>
 
@@ -37,6 +41,7 @@ void ServerOptions::validate() const {
   if (http_threads < 2) throw_invalid("http threads ", http_threads, " is out of range (expected ≥ 2)");
   if (default_max_tokens < 1) throw_invalid("default max tokens ", default_max_tokens, " is out of range");
   if (!(max_wall_ms > 0)) throw_invalid("max wall time ", max_wall_ms, " ms is out of range (expected > 0)");
+  if (!guideline_template.empty()) apply_guideline(guideline_template, "p", "q");  // throws without {prompt}
 }
 
 struct Server::Impl {
@@ -109,10 +114,39 @@ Server::~Server() {
   if (scheduler_.joinable()) scheduler_.join();
 }
 
+namespace {
+
+// Debian's libcpp-httplib listens with a backlog of 5 (CPPHTTPLIB_LISTEN_BACKLOG, compiled into the
+// library). Under 64 clients on a loaded machine the accept queue then overflows, and a connection
+// whose handshake the kernel gave up on fails on the client's first read. A second listen() on the
+// same socket raises the backlog; the socket is found by its port.
+void raise_listen_backlog(int port) {
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+    int fd = -1;
+    try {
+      fd = std::stoi(entry.path().filename().string());
+    } catch (...) {
+      continue;
+    }
+    int listening = 0;
+    socklen_t len = sizeof listening;
+    if (::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0 || !listening) continue;
+    sockaddr_storage addr{};
+    socklen_t alen = sizeof addr;
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &alen) != 0) continue;
+    const int p = addr.ss_family == AF_INET ? ntohs(reinterpret_cast<sockaddr_in*>(&addr)->sin_port)
+                  : addr.ss_family == AF_INET6 ? ntohs(reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port) : -1;
+    if (p == port) ::listen(fd, SOMAXCONN);
+  }
+}
+
+}  // namespace
+
 int Server::bind() {
   port_ = options_.port == 0 ? http_->bind_to_any_port(options_.host)
                              : (http_->bind_to_port(options_.host, options_.port) ? options_.port : -1);
   if (port_ < 0) throw_runtime("serve: cannot listen on ", options_.host, ":", options_.port, " (in use, or not an address here)");
+  raise_listen_backlog(port_);
   return port_;
 }
 
