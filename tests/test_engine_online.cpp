@@ -5,7 +5,10 @@
 
 #include <cmath>
 
+#include <ATen/CPUGeneratorImpl.h>
+
 #include "pad/decode/engine.h"
+#include "pad/model/adapters.h"
 #include "test_model_util.h"
 #include "test_util.h"
 
@@ -147,6 +150,55 @@ TEST(EngineOnline, LogprobsAreOfTheGuidedDistribution) {
     EXPECT_LE(mass, 1.0 + 1e-5);  // over only k = 6 candidates: a real distribution
     EXPECT_GE(ev.top[0].second, ev.top[1].second);
   }
+}
+
+}  // namespace
+}  // namespace pad
+
+namespace pad {
+namespace {
+
+// Several PersRMs in one engine (two LoRAs on the base, two heads on its backbone, a full model):
+// requests that pick different ones, decoded in one batch, get the tokens each gets from an engine
+// holding only its own PersRM. Best-of-n's sequence rewards follow the pick too.
+TEST(EngineOnline, RequestsPickTheirPersRmInOneBatch) {
+  Fixture fx;
+  at::Generator g = at::detail::createCPUGenerator(9);
+  const int64_t d = cfg().d_model;
+  auto lora = [&](uint64_t seed) {
+    LoraAdapter a = LoraAdapter::create(cfg(), 4, 8.0, lora_module_names(), seed);
+    for (auto& layer : a.layers)
+      for (auto& [name, m] : layer) m.b = at::randn(m.b.sizes(), g) * 0.3;
+    return a;
+  };
+  auto head = [&] { return std::make_shared<ValueHead>(ValueHead{at::eye(d) + 0.3 * at::randn({d, d}, g), 0.2 * at::randn({d}, g)}); };
+  const LoraAdapter l1 = lora(11), l2 = lora(12);
+  std::vector<PersRm> rms = {{PersRm::Form::kLora, nullptr, fx.base->add_adapter(l1), nullptr},
+                             {PersRm::Form::kHead, nullptr, -1, head()},
+                             {PersRm::Form::kLora, nullptr, fx.base->add_adapter(l2), nullptr},
+                             {PersRm::Form::kHead, nullptr, -1, head()},
+                             fx.rm};
+  std::vector<PadRequest> reqs;
+  for (size_t i = 0; i < rms.size(); ++i) {
+    PadRequest r = request({3, 14, 15, 9}, {7, 1, 8, 2, static_cast<int>(i)}, 10, Strategy::kPad);
+    r.persrm = static_cast<int>(i);
+    r.pad.rule = i % 2 ? PadRule::kFull : PadRule::kTopK;
+    reqs.push_back(r);
+  }
+  PadEngine together(fx.base, rms, nullptr, EngineOptions{});
+  std::vector<PadResult> got = together.run(reqs);
+  for (size_t i = 0; i < rms.size(); ++i) {
+    PadEngine alone(fx.base, rms[i], nullptr, EngineOptions{});
+    PadRequest r = reqs[i];
+    r.persrm = 0;
+    EXPECT_EQ(got[i].tokens, alone.run({r})[0].tokens) << "PersRM " << i;
+    std::vector<std::vector<int>> ys = {{4, 5, 6}};
+    EXPECT_DOUBLE_EQ(together.sequence_rewards(r.prompts, ys, static_cast<int>(i))[0], alone.sequence_rewards(r.prompts, ys)[0]);
+  }
+  EXPECT_NE(got[0].tokens, got[2].tokens);  // the two LoRAs differ, so the pick matters
+  PadRequest bad = reqs[0];
+  bad.persrm = 7;
+  EXPECT_THROW(together.submit(bad, {}), std::invalid_argument);
 }
 
 }  // namespace

@@ -58,7 +58,7 @@ Preference preference_from(const std::vector<std::string>& joined, const std::st
 Strategy choose_strategy(const GenerateFlags& f, bool has_pref) {
   if (!f.strategy.empty()) return parse_strategy(f.strategy);
   const bool has_rm = !f.persrm.empty() || !f.persrm_lora.empty() || !f.persrm_head.empty();
-  return has_pref && has_rm ? Strategy::kPad : has_pref ? Strategy::kPrompt : Strategy::kBase;
+  return default_strategy(has_pref, has_rm);
 }
 
 PadRequest base_request(const GenerateFlags& f) {

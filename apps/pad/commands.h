@@ -10,5 +10,6 @@ void add_tokenizer_commands(CLI::App& app);  // tokenize, detokenize, chat-templ
 void add_bench_commands(CLI::App& app);      // bench runtime, ...              (cmd_bench.cpp)
 void add_train_commands(CLI::App& app);      // train persrm|sft|tokenizer, bench train (cmd_train.cpp)
 void add_eval_commands(CLI::App& app);       // world, judge                  (cmd_eval.cpp)
+void add_serve_command(CLI::App& app);       // serve                          (cmd_serve.cpp)
 
 }  // namespace pad::cli

@@ -91,14 +91,6 @@ std::string read_prompt_text(const PromptFlags& f) {
   return std::string(std::istreambuf_iterator<char>(std::cin), {});
 }
 
-std::vector<int> stop_ids(const ModelConfig& config, const Tokenizer* tok) {
-  std::vector<int> ids = config.eos_ids;
-  if (tok != nullptr)
-    for (int id : tok->eos_ids())
-      if (std::find(ids.begin(), ids.end(), id) == ids.end()) ids.push_back(id);
-  return ids;
-}
-
 bool vocabulary_differs(const Tokenizer& base, const Tokenizer& other) {
   if (other.n_vocab() != base.n_vocab()) return true;
   for (int id = 0; id < base.n_vocab(); ++id)

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "pad/decode/engine.h"
+#include "pad/decode/prompts.h"  // stop_ids, default_strategy
 #include "pad/decode/sampler.h"
 #include "pad/model/model.h"
 
@@ -59,7 +60,6 @@ std::shared_ptr<Model> load_model(const ModelFlags& f);
 
 bool has_tokenizer(const std::string& model_path);
 std::string read_prompt_text(const PromptFlags& f);  // -p, else --file, else stdin
-std::vector<int> stop_ids(const ModelConfig& config, const Tokenizer* tok);
 
 // True when `other_path` has a tokenizer whose vocabulary differs from the base's.
 bool vocabulary_differs(const Tokenizer& base, const Tokenizer& other);

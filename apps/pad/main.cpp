@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   pad::cli::add_bench_commands(app);
   pad::cli::add_train_commands(app);
   pad::cli::add_eval_commands(app);
+  pad::cli::add_serve_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

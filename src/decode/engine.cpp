@@ -69,30 +69,43 @@ void EngineOptions::validate() const {
 
 
 PadEngine::PadEngine(std::shared_ptr<Model> base, PersRm persrm, std::shared_ptr<Model> ref, EngineOptions options)
-    : persrm_(std::move(persrm)), options_(std::move(options)) {
+    : PadEngine(std::move(base), std::vector<PersRm>{std::move(persrm)}, std::move(ref), std::move(options)) {}
+
+PadEngine::PadEngine(std::shared_ptr<Model> base, std::vector<PersRm> persrms, std::shared_ptr<Model> ref,
+                     EngineOptions options)
+    : persrms_(std::move(persrms)), options_(std::move(options)) {
   options_.validate();
   PAD_CHECK(base != nullptr, "engine without a base model");
   models_.push_back(base);
-  if (persrm_.form == PersRm::Form::kFull) {
-    PAD_CHECK(persrm_.model != nullptr, "full PersRM without a model");
-    persrm_model_ = static_cast<int>(models_.size());
-    models_.push_back(persrm_.model);
+  for (const PersRm& rm : persrms_) {
+    persrm_model_.push_back(-1);
+    if (rm.form != PersRm::Form::kFull) continue;
+    PAD_CHECK(rm.model != nullptr, "full PersRM without a model");
+    persrm_model_.back() = static_cast<int>(models_.size());
+    models_.push_back(rm.model);
   }
   if (ref) {
     ref_model_ = static_cast<int>(models_.size());
     models_.push_back(ref);
   }
-  if (persrm_.form == PersRm::Form::kHead && !persrm_.head) throw_invalid("head PersRM without a value head");
-  if (persrm_.form == PersRm::Form::kLora) base->adapter(persrm_.adapter);  // throws if unknown
   const bool guided = options_.strategy == Strategy::kPad || options_.strategy == Strategy::kBestOfN;
-  if (guided && persrm_.form == PersRm::Form::kNone)
+  if (guided && (persrms_.empty() || persrms_[0].form == PersRm::Form::kNone))
     throw_invalid("--strategy ", strategy_name(options_.strategy), " needs a PersRM (--persrm, --persrm-lora or --persrm-head)");
-  if (persrm_.bridge && (persrm_.form != PersRm::Form::kFull || !persrm_.bridge->base || !persrm_.bridge->persrm))
-    throw_invalid("a vocabulary bridge needs a full PersRM and both tokenizers");
-  if (persrm_.bridge && options_.strategy == Strategy::kBestOfN)
-    throw_invalid("best-of-n with a PersRM of another vocabulary is not supported (--allow-vocab-mismatch works with PAD)");
+  for (const PersRm& rm : persrms_) {
+    if (rm.form == PersRm::Form::kHead && !rm.head) throw_invalid("head PersRM without a value head");
+    if (rm.form == PersRm::Form::kLora) base->adapter(rm.adapter);  // throws if unknown
+    if (rm.bridge && (rm.form != PersRm::Form::kFull || !rm.bridge->base || !rm.bridge->persrm))
+      throw_invalid("a vocabulary bridge needs a full PersRM and both tokenizers");
+    if (rm.bridge && options_.strategy == Strategy::kBestOfN && &rm == &persrms_[0])
+      throw_invalid("best-of-n with a PersRM of another vocabulary is not supported (--allow-vocab-mismatch works with PAD)");
+  }
+  auto bridged = [&](const std::shared_ptr<Model>& m) {
+    for (const PersRm& rm : persrms_)
+      if (rm.bridge && rm.model == m) return true;
+    return false;
+  };
   for (const auto& m : models_)
-    if (m->config().n_vocab != base->config().n_vocab && !(persrm_.bridge && m == persrm_.model))
+    if (m->config().n_vocab != base->config().n_vocab && !bridged(m))
       throw_invalid(m->name(), ": vocabulary size ", m->config().n_vocab, " differs from the base model's ",
                     base->config().n_vocab);
 }
@@ -103,15 +116,17 @@ void PadEngine::admit(Active& a, const PadRequest& req) {
   req.sampling.validate();
   if (p.base.empty()) throw_invalid("request ", a.index, ": empty prompt");
   a.req = &req;
-  a.rows.push_back({0, base.create_slot(), -1, false, p.base});
+  a.rows.push_back({0, base.create_slot(), -1, nullptr, p.base});
   a.sampler = std::make_unique<Sampler>(req.sampling);
   a.sampler->keep_guided(req.n_logprobs >= 0);
   if (a.strategy == Strategy::kPad) {
     req.pad.validate(base.config().n_vocab);
     if (p.principles.empty()) throw_invalid("request ", a.index, ": PAD needs a preference");
     PAD_CHECK(p.weights.size() == p.principles.size(), "one weight per principle");
+    const PersRm& rm = *a.rm;
+    const int rm_model = persrm_model_.empty() ? -1 : persrm_model_[req.persrm];
     auto add_row = [&](int model, int adapter, const std::vector<int>& tokens) {
-      a.rows.push_back({model, models_[model]->create_slot(), adapter, false, tokens});
+      a.rows.push_back({model, models_[model]->create_slot(), adapter, nullptr, tokens});
       return static_cast<int>(a.rows.size() - 1);
     };
     for (const std::vector<int>& prompt : p.principles) {
@@ -119,33 +134,33 @@ void PadEngine::admit(Active& a, const PadRequest& req) {
       const int ref = ref_model_ != 0 ? add_row(ref_model_, -1, prompt) : prompt == p.base ? 0 : add_row(0, -1, prompt);
       a.ref_row.push_back(ref);
       int row = -1;
-      bool via_head = false;
-      switch (persrm_.form) {
+      const ValueHead* via_head = nullptr;
+      switch (rm.form) {
         case PersRm::Form::kFull:
-          if (persrm_.bridge) {
+          if (rm.bridge) {
             if (req.pad.rule != PadRule::kTopK) throw_invalid("--allow-vocab-mismatch works with --rule topk only");
             PAD_CHECK(p.persrm_principles.size() == p.principles.size(), "bridged prompts missing");
             const std::vector<int>& own = p.persrm_principles[&prompt - p.principles.data()];
-            row = add_row(persrm_model_, -1, own);
+            row = add_row(rm_model, -1, own);
             a.rows[row].bridged = true;
             a.rows[row].prompt = own;
           } else {
-            row = add_row(persrm_model_, -1, prompt);
+            row = add_row(rm_model, -1, prompt);
           }
-          via_head = persrm_.head != nullptr;
+          via_head = rm.head.get();
           break;
         case PersRm::Form::kLora:
-          row = add_row(0, persrm_.adapter, prompt);
+          row = add_row(0, rm.adapter, prompt);
           break;
         case PersRm::Form::kHead:
           row = a.rows[ref].model == 0 ? ref : prompt == p.base ? 0 : add_row(0, -1, prompt);
-          via_head = true;
+          via_head = rm.head.get();
           break;
         case PersRm::Form::kNone: break;
       }
-      a.rows[row].want_head = a.rows[row].want_head || via_head;
+      if (via_head) a.rows[row].head = via_head;
       a.persrm_row.push_back(row);
-      a.persrm_via_head.push_back(via_head);
+      a.persrm_head.push_back(via_head);
     }
     a.pad = std::make_shared<PadStep>(req.pad);
     a.sampler->add_guidance(a.pad);
@@ -163,9 +178,9 @@ void PadEngine::release(Active& a) {
 
 // Logits of `ids` only: lm_head rows · hidden (through the value head when `head`). For rule=topk the
 // PersRM and reference are needed at the k candidates alone, which keeps their cost at k dot products.
-void PadEngine::candidate_logits(const Model& m, const at::Tensor& hidden, bool head, const std::vector<int>& ids,
-                                 std::vector<float>& dst) const {
-  at::Tensor h = head ? persrm_.head->apply(hidden.unsqueeze(0))[0] : hidden;  // [d] f32
+void PadEngine::candidate_logits(const Model& m, const at::Tensor& hidden, const ValueHead* head,
+                                 const std::vector<int>& ids, std::vector<float>& dst) const {
+  at::Tensor h = head ? head->apply(hidden.unsqueeze(0))[0] : hidden;  // [d] f32
   std::vector<int64_t> idx(ids.begin(), ids.end());
   at::Tensor rows = m.lm_head_rows(idx);  // [k, d] f32
   at::Tensor v = at::mv(rows, h).contiguous();                                                        // [k]
@@ -183,31 +198,33 @@ void PadEngine::step(std::vector<Active*>& active) {
       EngineRow& r = a->rows[i];
       r.out = static_cast<int>(rows[r.model].size());
       r.full = i == 0 || full_rule;  // rule=topk: PersRM and reference rows need only the candidates
-      r.full_head = full_rule && r.want_head;
+      r.full_head = full_rule && r.head != nullptr;
       rows[r.model].push_back({r.slot, r.pending, false, r.adapter});
     }
   }
   // One backbone pass per model; full-vocabulary logits only for the rows that need them.
   std::vector<ForwardOutput> out(n_models);
-  std::vector<at::Tensor> full(n_models), full_head(n_models);  // [F, V] f32 per model
+  std::vector<at::Tensor> full(n_models);  // [F, V] f32 per model
+  std::vector<std::map<const ValueHead*, at::Tensor>> full_head(n_models);  // [H, V] f32 per model and head
   for (size_t m = 0; m < n_models; ++m) {
     if (rows[m].empty()) continue;
     out[m] = models_[m]->forward(rows[m], /*want_logits=*/false);
     for (Active* a : active)
       for (EngineRow& r : a->rows)
         if (r.bridged && r.model == static_cast<int>(m)) r.fed.insert(r.fed.end(), r.pending.begin(), r.pending.end());
-    std::vector<int64_t> pick, pick_head;
+    std::vector<int64_t> pick;
+    std::map<const ValueHead*, std::vector<int64_t>> pick_head;
     for (Active* a : active)
       for (EngineRow& r : a->rows) {
         if (r.model != static_cast<int>(m)) continue;
         if (r.full) r.full_out = static_cast<int>(pick.size()), pick.push_back(r.out);
-        if (r.full_head) r.head_out = static_cast<int>(pick_head.size()), pick_head.push_back(r.out);
+        if (r.full_head) r.head_out = static_cast<int>(pick_head[r.head].size()), pick_head[r.head].push_back(r.out);
       }
     if (!pick.empty())
       full[m] = models_[m]->logits_from_hidden(out[m].hidden.index_select(0, at::tensor(pick, at::kLong))).contiguous();
-    if (!pick_head.empty()) {
-      at::Tensor h = out[m].hidden.index_select(0, at::tensor(pick_head, at::kLong));  // [H, d]
-      full_head[m] = models_[m]->logits_from_hidden(persrm_.head->apply(h)).contiguous();
+    for (const auto& [head, picked] : pick_head) {
+      at::Tensor h = out[m].hidden.index_select(0, at::tensor(picked, at::kLong));  // [H, d]
+      full_head[m][head] = models_[m]->logits_from_hidden(head->apply(h)).contiguous();
     }
   }
   if (options_.n_valid_tokens > 0 && options_.n_valid_tokens < n_vocab)
@@ -234,9 +251,10 @@ void PadEngine::step(std::vector<Active*>& active) {
     for (size_t j = 0; j < a->persrm_row.size(); ++j) {
       const EngineRow& p = a->rows[a->persrm_row[j]];
       const EngineRow& r = a->rows[a->ref_row[j]];
-      const bool head = a->persrm_via_head[j];
+      const ValueHead* head = a->persrm_head[j];
       if (full_rule) {
-        in.persrm.push_back(head ? full_head[p.model][p.head_out].data_ptr<float>() : full[p.model][p.full_out].data_ptr<float>());
+        in.persrm.push_back(head ? full_head[p.model][head][p.head_out].data_ptr<float>()
+                                 : full[p.model][p.full_out].data_ptr<float>());
         in.ref.push_back(full[r.model][r.full_out].data_ptr<float>());
         continue;
       }
@@ -246,7 +264,7 @@ void PadEngine::step(std::vector<Active*>& active) {
       if (r.full) {
         in.ref.push_back(full[r.model][r.full_out].data_ptr<float>());
       } else {
-        jobs.push_back({r.model, r.out, false, &a->cand, &a->sparse[2 * j + 1]});
+        jobs.push_back({r.model, r.out, nullptr, &a->cand, &a->sparse[2 * j + 1]});
         in.ref.push_back(a->sparse[2 * j + 1].data());
       }
     }
@@ -271,7 +289,7 @@ void PadEngine::step(std::vector<Active*>& active) {
 // PersRM / reference logits at the candidates for every queued row, batched per (model, head, k):
 // one gather of hidden states, one value-head product, one gather of lm_head rows, one bmm.
 void PadEngine::run_candidate_jobs(const std::vector<CandidateJob>& jobs, const std::vector<ForwardOutput>& out) const {
-  std::map<std::tuple<int, bool, size_t>, std::vector<const CandidateJob*>> groups;
+  std::map<std::tuple<int, const ValueHead*, size_t>, std::vector<const CandidateJob*>> groups;
   for (const CandidateJob& j : jobs) groups[{j.model, j.head, j.ids->size()}].push_back(&j);
   for (const auto& [key, group] : groups) {
     const auto [m, head, k] = key;
@@ -281,7 +299,7 @@ void PadEngine::run_candidate_jobs(const std::vector<CandidateJob>& jobs, const 
       ids.insert(ids.end(), j->ids->begin(), j->ids->end());
     }
     at::Tensor h = out[m].hidden.index_select(0, at::tensor(rows, at::kLong));  // [J, d] f32
-    if (head) h = persrm_.head->apply(h);
+    if (head) h = head->apply(h);
     const int64_t n = static_cast<int64_t>(group.size());
     at::Tensor w = models_[m]->lm_head_rows(ids);  // [J·k, d] f32
     at::Tensor v = at::bmm(w.view({n, static_cast<int64_t>(k), -1}), h.unsqueeze(2)).squeeze(2).contiguous();  // [J, k]
@@ -292,10 +310,10 @@ void PadEngine::run_candidate_jobs(const std::vector<CandidateJob>& jobs, const 
 }
 
 // A bridged PersRM row: candidates mapped to the PersRM's vocabulary by their text.
-void PadEngine::bridged_logits(Active& a, int model, bool head, const at::Tensor& hidden,
+void PadEngine::bridged_logits(Active& a, int model, const ValueHead* head, const at::Tensor& hidden,
                                std::vector<float>& dst) const {
   std::vector<int> mapped, valid;
-  for (int c : a.cand) mapped.push_back(persrm_.bridge->map(c));
+  for (int c : a.cand) mapped.push_back(a.rm->bridge->map(c));
   for (int id : mapped)
     if (id >= 0) valid.push_back(id);
   std::vector<float> own(models_[model]->config().n_vocab, 0.0f);
@@ -373,17 +391,18 @@ void PadEngine::finish_token(Active& a, int token) {
     a.done = true;
   }
   for (EngineRow& r : a.rows) r.pending = {token};
-  if (persrm_.bridge && !a.done) retokenize_bridged(a);
+  if (a.rm && a.rm->bridge && !a.done) retokenize_bridged(a);
 }
 
 // A bridged row's next input: its prompt plus the generated text in PersRM tokens. Re-tokenizing can
 // change the last few tokens, so the cache is cut back to the common prefix and the rest fed again.
 void PadEngine::retokenize_bridged(Active& a) {
-  const std::string text = persrm_.bridge->base->decode(a.result.tokens);
+  const VocabBridge& bridge = *a.rm->bridge;
+  const std::string text = bridge.base->decode(a.result.tokens);
   for (EngineRow& r : a.rows) {
     if (!r.bridged) continue;
     std::vector<int> target = r.prompt;
-    std::vector<int> gen = persrm_.bridge->persrm->encode(text, EncodeOptions{false, false});
+    std::vector<int> gen = bridge.persrm->encode(text, EncodeOptions{false, false});
     target.insert(target.end(), gen.begin(), gen.end());
     size_t keep = 0;
     while (keep < r.fed.size() && keep < target.size() && r.fed[keep] == target[keep]) ++keep;
@@ -396,11 +415,12 @@ void PadEngine::retokenize_bridged(Active& a) {
 
 
 
-std::vector<std::vector<float>> PadEngine::token_logprobs(int m, int adapter, bool with_head, const std::vector<int>& prompt,
+std::vector<std::vector<float>> PadEngine::token_logprobs(int m, int adapter, const ValueHead* head,
+                                                          const std::vector<int>& prompt,
                                                           const std::vector<std::vector<int>>& responses) {
   Model& model = *models_[m];
   auto logits_of = [&](const ForwardOutput& o) {
-    return with_head ? model.logits_from_hidden(persrm_.head->apply(o.hidden)) : o.logits;
+    return head ? model.logits_from_hidden(head->apply(o.hidden)) : o.logits;
   };
   const int slot = model.create_slot();
   at::Tensor first = logits_of(model.forward({Row{slot, prompt, false, adapter}}));  // [1, V]: predicts y_0
@@ -425,17 +445,21 @@ std::vector<std::vector<float>> PadEngine::token_logprobs(int m, int adapter, bo
   return out;
 }
 
-std::vector<double> PadEngine::sequence_rewards(const RequestPrompts& p, const std::vector<std::vector<int>>& responses) {
-  if (persrm_.form == PersRm::Form::kNone) throw_invalid("sequence rewards need a PersRM");
+std::vector<double> PadEngine::sequence_rewards(const RequestPrompts& p, const std::vector<std::vector<int>>& responses,
+                                                int persrm) {
+  PadRequest which;
+  which.persrm = persrm;
+  const PersRm& rm = persrm_of(which);
+  if (rm.form == PersRm::Form::kNone) throw_invalid("sequence rewards need a PersRM");
   std::vector<double> total(responses.size(), 0.0);
   for (size_t j = 0; j < p.principles.size(); ++j) {
     std::vector<std::vector<float>> lp;
-    switch (persrm_.form) {
-      case PersRm::Form::kFull: lp = token_logprobs(persrm_model_, -1, persrm_.head != nullptr, p.principles[j], responses); break;
-      case PersRm::Form::kLora: lp = token_logprobs(0, persrm_.adapter, false, p.principles[j], responses); break;
-      default: lp = token_logprobs(0, -1, true, p.principles[j], responses); break;
+    switch (rm.form) {
+      case PersRm::Form::kFull: lp = token_logprobs(persrm_model_[persrm], -1, rm.head.get(), p.principles[j], responses); break;
+      case PersRm::Form::kLora: lp = token_logprobs(0, rm.adapter, nullptr, p.principles[j], responses); break;
+      default: lp = token_logprobs(0, -1, rm.head.get(), p.principles[j], responses); break;
     }
-    std::vector<std::vector<float>> lr = token_logprobs(ref_model_, -1, false, p.principles[j], responses);
+    std::vector<std::vector<float>> lr = token_logprobs(ref_model_, -1, nullptr, p.principles[j], responses);
     for (size_t i = 0; i < responses.size(); ++i)
       for (size_t t = 0; t < lp[i].size(); ++t) total[i] += p.weights[j] * (lp[i][t] - lr[i][t]);
   }
@@ -454,7 +478,7 @@ PadResult PadEngine::run_best_of_n(const PadRequest& req, const std::function<vo
   std::vector<GenerateResult> samples = generate(*models_[0], prompts, g);
   std::vector<std::vector<int>> responses;
   for (const auto& s : samples) responses.push_back(s.tokens);
-  std::vector<double> rewards = sequence_rewards(req.prompts, responses);
+  std::vector<double> rewards = sequence_rewards(req.prompts, responses, req.persrm);
   const size_t best = std::max_element(rewards.begin(), rewards.end()) - rewards.begin();
   PadResult r;
   r.tokens = samples[best].tokens;

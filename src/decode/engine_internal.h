@@ -22,7 +22,7 @@ struct EngineRow {
   int model = 0;
   int slot = -1;
   int adapter = -1;
-  bool want_head = false;    // the PersRM value head is applied to this row's hidden state
+  const ValueHead* head = nullptr;  // the PersRM value head applied to this row's hidden state, or null
   std::vector<int> pending;  // tokens to feed at the next step
   bool bridged = false;      // a PersRM row in its own vocabulary (VocabBridge)
   std::vector<int> prompt;   // bridged: the row's prompt in PersRM tokens
@@ -50,7 +50,8 @@ struct PadEngine::Active {
   Clock::time_point t_admit;
   std::vector<EngineRow> rows;       // rows[0] is the base row
   std::vector<int> persrm_row;       // per principle: row giving PersRM logits
-  std::vector<bool> persrm_via_head; // ... through the value head
+  std::vector<const ValueHead*> persrm_head;  // ... through this value head, or null
+  const PersRm* rm = nullptr;        // the request's PersRM (one of the engine's)
   std::vector<int> ref_row;          // per principle: row giving reference logits
   std::unique_ptr<Sampler> sampler;
   std::shared_ptr<PadStep> pad;

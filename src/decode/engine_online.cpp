@@ -16,6 +16,14 @@ PadEngine::~PadEngine() {
 
 int64_t PadEngine::n_ctx() const { return models_[0]->config().max_position; }
 
+const PersRm& PadEngine::persrm_of(const PadRequest& req) const {
+  static const PersRm none;
+  if (persrms_.empty() && req.persrm == 0) return none;
+  if (req.persrm < 0 || req.persrm >= static_cast<int>(persrms_.size()))
+    throw_invalid("persrm ", req.persrm, " is out of range (the engine has ", persrms_.size(), ")");
+  return persrms_[req.persrm];
+}
+
 // Every check admit() and run_best_of_n() would make, without touching a cache: a bad request is
 // refused on the submitting thread, before any compute.
 void PadEngine::validate_request(const PadRequest& req, Strategy s, size_t label) const {
@@ -24,7 +32,8 @@ void PadEngine::validate_request(const PadRequest& req, Strategy s, size_t label
   const RequestPrompts& p = req.prompts;
   if (p.base.empty()) throw_invalid("request ", label, ": empty prompt");
   const bool guided = s == Strategy::kPad || s == Strategy::kBestOfN;
-  if (guided && persrm_.form == PersRm::Form::kNone)
+  const PersRm& rm = persrm_of(req);
+  if (guided && rm.form == PersRm::Form::kNone)
     throw_invalid("strategy ", strategy_name(s), " needs a PersRM (--persrm, --persrm-lora or --persrm-head)");
   if (!guided) return;
   if (p.principles.empty()) throw_invalid("request ", label, ": ", s == Strategy::kPad ? "PAD" : "best-of-n", " needs a preference");
@@ -35,15 +44,15 @@ void PadEngine::validate_request(const PadRequest& req, Strategy s, size_t label
     if (prompt.empty()) throw_invalid("request ", label, ": empty principle prompt");
   if (s == Strategy::kPad) {
     req.pad.validate(models_[0]->config().n_vocab);
-    if (persrm_.bridge && req.pad.rule != PadRule::kTopK) throw_invalid("--allow-vocab-mismatch works with --rule topk only");
-    if (persrm_.bridge && p.persrm_principles.size() != p.principles.size())
+    if (rm.bridge && req.pad.rule != PadRule::kTopK) throw_invalid("--allow-vocab-mismatch works with --rule topk only");
+    if (rm.bridge && p.persrm_principles.size() != p.principles.size())
       throw_invalid("request ", label, ": the principles in the PersRM's tokens are missing");
     return;
   }
   if (req.n_best < 1) throw_invalid("--n-best ", req.n_best, " is out of range (expected ≥ 1)");
   if (req.sampling.temperature <= 0 && req.n_best > 1)
     throw_invalid("best-of-n with --n-best ", req.n_best, " needs sampling (--temp > 0); greedy samples are identical");
-  if (persrm_.bridge) throw_invalid("best-of-n with a PersRM of another vocabulary is not supported");
+  if (rm.bridge) throw_invalid("best-of-n with a PersRM of another vocabulary is not supported");
 }
 
 uint64_t PadEngine::submit(PadRequest request, RequestCallbacks callbacks) {
@@ -90,6 +99,7 @@ void PadEngine::finish(Active& a) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     stats_.decode_ms_by_strategy[strategy_name(a.strategy)] += a.result.t_prefill_ms + a.result.t_decode_ms;
+    if (a.result.stop_reason == "cancelled") ++stats_.n_cancelled;
   }
   if (a.cb.on_done) a.cb.on_done(a.result);
 }
@@ -109,6 +119,10 @@ void PadEngine::admit_queued() {
       queue_.pop_front();
     }
   }
+  if (!dropped.empty()) {
+    std::lock_guard<std::mutex> lock(mu_);
+    stats_.n_cancelled += dropped.size();
+  }
   for (Queued& q : dropped) {
     PadResult r;
     r.stop_reason = "cancelled";
@@ -123,6 +137,7 @@ void PadEngine::admit_queued() {
     a->own = std::move(q.req);
     a->req = &a->own;
     a->strategy = *a->own.strategy;
+    a->rm = &persrm_of(a->own);
     a->cb = std::move(q.cb);
     a->t_admit = Clock::now();
     if (a->own.n_predict <= 0) {

@@ -5,6 +5,8 @@
 #include "pad/tokenizer/tokenizer.h"
 #include "pad/util/error.h"
 
+#include <algorithm>
+
 namespace pad {
 
 std::string guideline_text(const PromptSpec& spec, const std::string& principle) {
@@ -17,9 +19,15 @@ std::vector<int> encode_user_turn(const Tokenizer& tok, const PromptSpec& spec, 
   const bool have = tmpl.has_value() || !spec.chat_template_override.empty();
   if (spec.chat == ChatMode::kAlways && !have)
     throw_invalid(tok.source(), ": --chat needs a chat template; the tokenizer has none (name one with --chat-template)");
-  if (spec.chat == ChatMode::kNever || !have) return tok.encode(content);
+  if (spec.chat == ChatMode::kNever || !have) {
+    if (spec.history.empty()) return tok.encode(content);
+    std::string text;  // no template: the turns one after another
+    for (const ChatMessage& m : spec.history) text += m.content + "\n";
+    return tok.encode(text + content);
+  }
   std::vector<ChatMessage> messages;
   if (!spec.system.empty()) messages.push_back({"system", spec.system});
+  messages.insert(messages.end(), spec.history.begin(), spec.history.end());
   messages.push_back({"user", content});
   const std::string text =
       render_chat(tmpl.value_or(""), messages, /*add_generation_prompt=*/true, tok.bos_text(), tok.eos_text(),
@@ -49,6 +57,22 @@ RequestPrompts build_prompts(const Tokenizer& tok, const PromptSpec& spec, Strat
     p.weights.push_back(1.0);
   }
   return p;
+}
+
+}  // namespace pad
+
+namespace pad {
+
+Strategy default_strategy(bool has_preference, bool has_persrm) {
+  return has_preference && has_persrm ? Strategy::kPad : has_preference ? Strategy::kPrompt : Strategy::kBase;
+}
+
+std::vector<int> stop_ids(const ModelConfig& config, const Tokenizer* tok) {
+  std::vector<int> ids = config.eos_ids;
+  if (tok != nullptr)
+    for (int id : tok->eos_ids())
+      if (std::find(ids.begin(), ids.end(), id) == ids.end()) ids.push_back(id);
+  return ids;
 }
 
 }  // namespace pad

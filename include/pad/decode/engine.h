@@ -63,6 +63,7 @@ struct RequestPrompts {
 struct PadRequest {
   RequestPrompts prompts;
   std::optional<Strategy> strategy;       // unset: EngineOptions::strategy
+  int persrm = 0;                         // which of the engine's PersRMs guides it (index)
   int n_logprobs = -1;                    // ≥ 0: report each token's log-probability and this many alternatives
   double max_wall_ms = 0;                 // > 0: stop ("time") after this long since admission
   PadOptions pad;
@@ -107,6 +108,7 @@ struct EngineStats {
   size_t n_active = 0;        // requests being decoded
   int64_t n_rows = 0;         // cache slots held on all models
   uint64_t n_steps = 0;
+  uint64_t n_cancelled = 0;   // requests ended by cancel()
   double step_ms_total = 0;   // wall time of all steps
   std::map<std::string, uint64_t> tokens_by_strategy;
   std::map<std::string, double> decode_ms_by_strategy;  // Σ per-request decode time
@@ -128,6 +130,10 @@ class PadEngine {
  public:
   // `ref` may be null: the base model is the reference.
   PadEngine(std::shared_ptr<Model> base, PersRm persrm, std::shared_ptr<Model> ref, EngineOptions options);
+  // Several PersRMs (LoRA adapters registered on `base`, heads on its backbone, full models); each
+  // request picks one with PadRequest::persrm. An empty list (or Form::kNone entries) guides nothing.
+  PadEngine(std::shared_ptr<Model> base, std::vector<PersRm> persrms, std::shared_ptr<Model> ref,
+            EngineOptions options);
   ~PadEngine();  // frees the slots of requests still active
 
   // Runs every request; results in request order. on_token(request, id) after each accepted token.
@@ -150,7 +156,8 @@ class PadEngine {
 
   // Σ_t Σ_j w_j [log π_persrm_j(y_t | ·) − log π_ref_j(y_t | ·)] (full-vocabulary log-probabilities)
   // for each response after the request's principle prompts: best-of-n's sequence reward.
-  std::vector<double> sequence_rewards(const RequestPrompts& prompts, const std::vector<std::vector<int>>& responses);
+  std::vector<double> sequence_rewards(const RequestPrompts& prompts, const std::vector<std::vector<int>>& responses,
+                                       int persrm = 0);
 
  private:
   struct Active;
@@ -170,25 +177,26 @@ class PadEngine {
   TokenEvent token_event(const Active& a, int token) const;
   void retokenize_bridged(Active& a);
   void write_trace(const Active& a, int token) const;
-  void candidate_logits(const Model& m, const at::Tensor& hidden, bool head, const std::vector<int>& ids,
+  void candidate_logits(const Model& m, const at::Tensor& hidden, const ValueHead* head, const std::vector<int>& ids,
                         std::vector<float>& dst) const;
   struct CandidateJob {
     int model;                     // which model's hidden states and lm_head
     int64_t row;                   // row in that model's forward output
-    bool head;                     // through the value head
+    const ValueHead* head;         // through this value head, or null
     const std::vector<int>* ids;   // candidate ids
     std::vector<float>* dst;       // [V] buffer filled at the ids
   };
   void run_candidate_jobs(const std::vector<CandidateJob>& jobs, const std::vector<ForwardOutput>& out) const;
-  void bridged_logits(Active& a, int model, bool head, const at::Tensor& hidden, std::vector<float>& dst) const;
+  void bridged_logits(Active& a, int model, const ValueHead* head, const at::Tensor& hidden, std::vector<float>& dst) const;
   PadResult run_best_of_n(const PadRequest& req, const std::function<void(int)>& on_token, size_t index);
-  std::vector<std::vector<float>> token_logprobs(int model_index, int adapter, bool with_head, const std::vector<int>& prompt,
+  std::vector<std::vector<float>> token_logprobs(int model_index, int adapter, const ValueHead* head, const std::vector<int>& prompt,
                                                  const std::vector<std::vector<int>>& responses);
 
   std::vector<std::shared_ptr<Model>> models_;  // 0 = base, then the PersRM and reference models if separate
-  int persrm_model_ = -1;
+  std::vector<PersRm> persrms_;
+  std::vector<int> persrm_model_;  // per PersRM: its index in models_ (kFull), else -1
   int ref_model_ = 0;
-  PersRm persrm_;
+  const PersRm& persrm_of(const PadRequest& req) const;  // throws std::invalid_argument when out of range
   EngineOptions options_;
 
   mutable std::mutex mu_;            // guards queue_, cancelled_, next_id_, stats_

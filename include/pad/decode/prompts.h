@@ -7,6 +7,8 @@
 
 #include "pad/decode/engine.h"
 #include "pad/decode/preference.h"
+#include "pad/tokenizer/chat_template.h"
+#include "pad/model/model.h"
 
 namespace pad {
 
@@ -21,6 +23,7 @@ struct PromptSpec {
   std::string guideline_template = kDefaultGuidelineTemplate;
   ChatMode chat = ChatMode::kAuto;
   std::string chat_template_override;                    // --chat-template NAME
+  std::vector<ChatMessage> history;                      // earlier turns (chat only), after the system message
 };
 
 // The user-turn text for one principle ("" = no preference: the plain request).
@@ -33,5 +36,12 @@ std::vector<int> encode_user_turn(const Tokenizer& tok, const PromptSpec& spec, 
 // preference; PersRM rows get one prompt per principle when the preference is weighted, else the
 // joined one (which then equals the base row's prompt, so the engine shares that row).
 RequestPrompts build_prompts(const Tokenizer& tok, const PromptSpec& spec, Strategy strategy);
+
+// The strategy a request gets when it names none: PAD with a preference and a PersRM, preference
+// prompting with a preference alone, else plain decoding.
+Strategy default_strategy(bool has_preference, bool has_persrm);
+
+// Ids that end generation: the model config's eos ids plus the tokenizer's (may be null).
+std::vector<int> stop_ids(const ModelConfig& config, const Tokenizer* tok);
 
 }  // namespace pad
