@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "pad/format/safetensors.h"
+#include "pad/kernels/weight.h"
 #include "pad/util/error.h"
 #include "pad/util/file.h"
 
@@ -171,6 +172,15 @@ void ValueHead::save(const std::string& file) const {
   write_safetensors(file, {to_bytes("v_head.summary.weight", weight), to_bytes("v_head.summary.bias", bias)});
 }
 
-at::Tensor ValueHead::apply(const at::Tensor& hidden) const { return at::linear(hidden, weight, bias); }
+// Training goes through at::linear (autograd); decoding through pad's kernels on the pool (ATen runs
+// single-threaded during inference, and this d×d product is read once per step).
+at::Tensor ValueHead::apply(const at::Tensor& hidden) const {
+  const bool autograd = at::GradMode::is_enabled() && (hidden.requires_grad() || weight.requires_grad() ||
+                                                     (bias.defined() && bias.requires_grad()));
+  if (autograd || hidden.scalar_type() != at::kFloat || weight.scalar_type() != at::kFloat || !weight.is_contiguous() ||
+      !weight.device().is_cpu() || !hidden.device().is_cpu())
+    return at::linear(hidden, weight, bias);
+  return kernels::linear(hidden, kernels::WeightMatrix::from_tensor(weight), bias);
+}
 
 }  // namespace pad
