@@ -14,18 +14,20 @@
 namespace pad_fuzz {
 
 inline const std::string& scratch_dir() {
-  static const std::string dir = [] {
+  // Never destroyed: the atexit handler that removes the directory runs after static destructors.
+  static const std::string* dir = [] {
     namespace fs = std::filesystem;
     fs::path base = fs::exists("/dev/shm") ? fs::path("/dev/shm") : fs::temp_directory_path();
     fs::path d = base / ("pad-fuzz-" + std::to_string(::getpid()));
     fs::create_directories(d);
+    auto* s = new std::string(d.string());
     std::atexit([] {
       std::error_code ec;
       std::filesystem::remove_all(scratch_dir(), ec);
     });
-    return d.string();
+    return s;
   }();
-  return dir;
+  return *dir;
 }
 
 // Writes bytes to scratch_dir()/name (truncating) and returns the path.
