@@ -7,6 +7,7 @@
 #include <string>
 
 #include "pad/format/gguf.h"
+#include "pad/format/safetensors.h"
 #include "test_util.h"
 
 namespace pad {
@@ -45,6 +46,42 @@ TEST(FuzzRegressions, GgufTensorShapeOverflowIsRefused) {
     EXPECT_NE(std::string(e.what()).find("more than 2^46 elements"), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find("'t'"), std::string::npos) << e.what();
   }
+}
+
+std::string safetensors_with_header(std::string header) {
+  header += std::string((8 - header.size() % 8) % 8, ' ');
+  std::string b;
+  put<uint64_t>(b, header.size());
+  return b + header + std::string(16, '\0');
+}
+
+void expect_refused(const std::string& path, const std::string& needle) {
+  try {
+    SafetensorsFile f(path);
+    FAIL() << path << " was accepted";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+  }
+}
+
+// fuzz_safetensors, UBSan: a data offset written as a huge float (6.4e128) was converted to uint64 by
+// nlohmann's get<> (undefined behaviour); shapes had the same problem, and a shape's element count
+// could overflow int64. Both are now refused naming the tensor and field.
+TEST(FuzzRegressions, SafetensorsNonIntegerOffsetsAndHugeShapesAreRefused) {
+  expect_refused(write("float-offset.safetensors", safetensors_with_header(
+                     R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[0,6.4e128]}})")),
+                 "data_offsets has 6.4e+128");
+  expect_refused(write("float-shape.safetensors", safetensors_with_header(
+                     R"({"w":{"dtype":"F32","shape":[2.5],"data_offsets":[0,8]}})")),
+                 "shape has 2.5");
+  expect_refused(write("huge-shape.safetensors", safetensors_with_header(
+                     R"({"w":{"dtype":"F32","shape":[4294967296,4294967296,4],"data_offsets":[0,8]}})")),
+                 "more than 2^60 elements");
+  // A well-formed file next to them still reads.
+  SafetensorsFile ok(write("ok.safetensors", safetensors_with_header(
+                         R"({"w":{"dtype":"F32","shape":[2,2],"data_offsets":[0,16]}})")));
+  ASSERT_EQ(ok.tensors().size(), 1u);
+  EXPECT_EQ(ok.tensors()[0].numel(), 4);
 }
 
 }  // namespace
