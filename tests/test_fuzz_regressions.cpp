@@ -7,6 +7,7 @@
 #include <string>
 
 #include "pad/format/gguf.h"
+#include "pad/format/model_config.h"
 #include "pad/format/safetensors.h"
 #include "test_util.h"
 
@@ -82,6 +83,20 @@ TEST(FuzzRegressions, SafetensorsNonIntegerOffsetsAndHugeShapesAreRefused) {
                          R"({"w":{"dtype":"F32","shape":[2,2],"data_offsets":[0,16]}})")));
   ASSERT_EQ(ok.tensors().size(), 1u);
   EXPECT_EQ(ok.tensors()[0].numel(), 4);
+}
+
+// fuzz_gguf, UBSan: ModelConfig::n_params multiplied the dimensions in int64, which overflowed for a
+// file whose sizes pass validate() (it bounds them only from below). Now saturates; real sizes exact.
+TEST(FuzzRegressions, ModelConfigParamCountDoesNotOverflow) {
+  ModelConfig c = parse_hf_config(R"({"architectures":["LlamaForCausalLM"],"vocab_size":5,
+      "hidden_size":5137482455300747648,"num_hidden_layers":2,"num_attention_heads":2,
+      "intermediate_size":4})", "config.json");
+  c.validate("config.json");
+  EXPECT_EQ(c.n_params(), INT64_MAX);
+  ModelConfig small = parse_hf_config(R"({"architectures":["LlamaForCausalLM"],"vocab_size":10,
+      "hidden_size":4,"num_hidden_layers":1,"num_attention_heads":2,"intermediate_size":8})", "config.json");
+  // embeddings 2*10*4, attention 4*2*2*2 + 4*2*2*2, mlp 3*4*8, norms 2*4, final norm 4
+  EXPECT_EQ(small.n_params(), 80 + 64 + 96 + 8 + 4);
 }
 
 }  // namespace
