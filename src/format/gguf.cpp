@@ -161,6 +161,9 @@ GgufFile::GgufFile(const std::string& path) : file_(path) {
       auto dim = r.read<uint64_t>("tensor shape");
       if (dim == 0 || dim > (1ull << 40)) throw_runtime(path, ": tensor '", t.name, "' has dimension ", dim);
       t.shape[n_dims - 1 - d] = static_cast<int64_t>(dim);
+      // Checked before multiplying: 2^46 * 2^40 would overflow int64 (found by fuzz_gguf).
+      if (static_cast<int64_t>(dim) > (int64_t(1) << 46) / n_elem)
+        throw_runtime(path, ": tensor '", t.name, "' has more than 2^46 elements");
       n_elem *= static_cast<int64_t>(dim);
       if (n_elem > (int64_t(1) << 46)) throw_runtime(path, ": tensor '", t.name, "' has more than 2^46 elements");
     }

@@ -1,6 +1,7 @@
 // config.json and GGUF metadata → ModelConfig, with checks that name the field and its value.
 #include "pad/format/model_config.h"
 
+#include <cstdint>
 #include <nlohmann/json.hpp>
 
 #include "pad/format/gguf.h"
@@ -63,10 +64,17 @@ void ModelConfig::validate(const std::string& origin) const {
 }
 
 int64_t ModelConfig::n_params() const {
-  int64_t attn = d_model * n_head * head_dim * 2 + d_model * n_kv_head * head_dim * 2;
-  int64_t mlp = 3 * d_model * d_ff;
-  int64_t per_layer = attn + mlp + 2 * d_model + (qk_norm ? 2 * head_dim : 0);
-  return n_vocab * d_model * (tie_embeddings ? 1 : 2) + n_layer * per_layer + d_model;
+  // In long double (exact for any real model: a 64-bit mantissa), saturated to int64: validate()
+  // bounds no dimension from above, and the int64 products overflowed for absurd files (found by
+  // fuzz_gguf, UBSan).
+  using F = long double;
+  F attn = F(d_model) * n_head * head_dim * 2 + F(d_model) * n_kv_head * head_dim * 2;
+  F mlp = F(3) * d_model * d_ff;
+  F per_layer = attn + mlp + F(2) * d_model + (qk_norm ? F(2) * head_dim : F(0));
+  F n = F(n_vocab) * d_model * (tie_embeddings ? 1 : 2) + F(n_layer) * per_layer + d_model;
+  if (!(n < F(INT64_MAX))) return INT64_MAX;
+  if (!(n > F(INT64_MIN))) return INT64_MIN;
+  return static_cast<int64_t>(n);
 }
 
 ModelConfig parse_hf_config(const std::string& text, const std::string& origin) {

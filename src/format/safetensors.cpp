@@ -1,6 +1,7 @@
 // safetensors: 8-byte little-endian header length, a JSON header, then the raw data section.
 #include "pad/format/safetensors.h"
 
+#include <cstdint>
 #include <cstring>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -15,6 +16,20 @@ DType parse_dtype(const std::string& s, const std::string& path, const std::stri
   if (s == "F16") return DType::kF16;
   if (s == "BF16") return DType::kBF16;
   throw_runtime(path, ": tensor '", name, "' has dtype '", s, "'; pad reads F32, F16 and BF16");
+}
+
+// An array of JSON integers; anything else (a float, which nlohmann would cast with undefined
+// behaviour when out of range, found by fuzz_safetensors) is refused naming the field.
+std::vector<int64_t> int_array(const nlohmann::json& j, const std::string& path, const std::string& name,
+                               const char* field) {
+  if (!j.is_array()) throw_runtime(path, ": tensor '", name, "' ", field, " is not an array");
+  std::vector<int64_t> out;
+  for (const nlohmann::json& v : j) {
+    if (!v.is_number_integer() || (v.is_number_unsigned() && v.get<uint64_t>() > uint64_t(INT64_MAX)))
+      throw_runtime(path, ": tensor '", name, "' ", field, " has ", v.dump(), " (expected integers below 2^63)");
+    out.push_back(v.get<int64_t>());
+  }
+  return out;
 }
 
 }  // namespace
@@ -66,12 +81,18 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : file_(path) {
     t.file = path;
     try {
       t.dtype = parse_dtype(e.at("dtype").get<std::string>(), path, t.name);
-      t.shape = e.at("shape").get<std::vector<int64_t>>();
-      auto off = e.at("data_offsets").get<std::vector<uint64_t>>();
+      t.shape = int_array(e.at("shape"), path, t.name, "shape");
+      std::vector<int64_t> off = int_array(e.at("data_offsets"), path, t.name, "data_offsets");
       if (off.size() != 2) throw_runtime(path, ": tensor '", t.name, "' data_offsets must have 2 entries");
-      for (int64_t d : t.shape)
+      // The element count is bounded as the dimensions multiply, so numel() cannot overflow.
+      uint64_t elems = 1;
+      for (int64_t d : t.shape) {
         if (d < 0) throw_runtime(path, ": tensor '", t.name, "' has a negative dimension");
-      if (off[0] > off[1] || off[1] > data_size)
+        if (d != 0 && elems > (uint64_t(1) << 60) / static_cast<uint64_t>(d))
+          throw_runtime(path, ": tensor '", t.name, "' has more than 2^60 elements");
+        elems *= static_cast<uint64_t>(d);
+      }
+      if (off[0] < 0 || off[0] > off[1] || static_cast<uint64_t>(off[1]) > data_size)
         throw_runtime(path, ": tensor '", t.name, "' data_offsets [", off[0], ", ", off[1],
                       "] lie outside the data section (", data_size, " bytes)");
       t.nbytes = off[1] - off[0];

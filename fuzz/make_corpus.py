@@ -1,0 +1,200 @@
+#!/usr/bin/python3
+"""Regenerates the seed corpora in fuzz/corpus/TARGET from ../shared/testdata (run from the project
+root with Debian's /usr/bin/python3). Big files are cut down so every seed stays under 64 KB: real
+headers and metadata are kept, tensor data is replaced by a few small tensors, vocabularies by
+their first pieces."""
+import json
+import os
+import struct
+import sys
+
+TD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "testdata")
+TD = os.environ.get("PAD_TESTDATA", TD)
+OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus")
+LIMIT = 64 * 1024
+
+
+def put(target, name, data):
+    if isinstance(data, str):
+        data = data.encode()
+    assert len(data) <= LIMIT, (target, name, len(data))
+    d = os.path.join(OUT, target)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data)
+
+
+def td(*p):
+    return os.path.join(TD, *p)
+
+
+def read(*p):
+    with open(td(*p), "rb") as f:
+        return f.read()
+
+
+# --- safetensors: the real headers' first tensors with small shapes, in each dtype.
+def safetensors(tensors, metadata=None):
+    header, off, blob = {}, 0, b""
+    if metadata is not None:
+        header["__metadata__"] = metadata
+    for name, dtype, shape in tensors:
+        n = 1
+        for s in shape:
+            n *= s
+        nb = n * {"F32": 4, "F16": 2, "BF16": 2}[dtype]
+        header[name] = {"dtype": dtype, "shape": shape, "data_offsets": [off, off + nb]}
+        blob += bytes((i * 37) & 0xFF for i in range(nb))
+        off += nb
+    h = json.dumps(header, separators=(",", ":")).encode()
+    h += b" " * (-len(h) % 8)
+    return struct.pack("<Q", len(h)) + h + blob
+
+
+for model in ("tiny-llama", "tiny-qwen2"):
+    b = read("models", model, "model.safetensors")
+    n = struct.unpack("<Q", b[:8])[0]
+    hdr = json.loads(b[8:8 + n])
+    names = [k for k in hdr if k != "__metadata__"][:6]
+    for dtype in ("F32", "F16", "BF16"):
+        put("safetensors", f"{model}-{dtype}.safetensors",
+            safetensors([(k, dtype, [2, 3] if len(hdr[k]["shape"]) == 2 else [4]) for k in names],
+                        hdr.get("__metadata__", {"format": "pt"})))
+    index = {"metadata": {"total_size": 24}, "weight_map": {k: "model-00001-of-00001.safetensors" for k in names}}
+    put("safetensors_index", f"{model}.index.json", json.dumps(index, indent=2))
+put("safetensors", "empty.safetensors", safetensors([]))
+put("safetensors", "scalar.safetensors", safetensors([("s", "F32", [])]))
+put("safetensors_index", "one.index.json", '{"weight_map":{"w":"model-00001-of-00001.safetensors"}}')
+put("safetensors_index", "two.index.json",
+    '{"weight_map":{"w":"model-00001-of-00001.safetensors","v":"model-00002-of-00002.safetensors"}}')
+
+
+# --- GGUF: the real metadata (tokenizer included), the tensor directory cut to a few small tensors.
+def gguf_small(b, keep=4):
+    assert b[:4] == b"GGUF"
+    version, n_t, n_kv = struct.unpack("<IQQ", b[4:24])
+    pos = 24
+
+    def rstr(p):
+        (n,) = struct.unpack("<Q", b[p:p + 8])
+        return b[p + 8:p + 8 + n], p + 8 + n
+
+    size = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}
+
+    def rval(t, p):
+        if t == 8:
+            return rstr(p)[1]
+        if t == 9:
+            et, n = struct.unpack("<IQ", b[p:p + 12])
+            p += 12
+            for _ in range(n):
+                p = rval(et, p)
+            return p
+        return p + size[t]
+
+    kvs = []
+    for _ in range(n_kv):
+        start = pos
+        key, pos = rstr(pos)
+        (t,) = struct.unpack("<I", b[pos:pos + 4])
+        pos = rval(t, pos + 4)
+        kvs.append((key, b[start:pos]))
+    tensors = []
+    for _ in range(n_t):
+        name, pos = rstr(pos)
+        (nd,) = struct.unpack("<I", b[pos:pos + 4])
+        pos += 4 + 8 * nd
+        tensors.append(name)
+        pos += 12
+    out = b"GGUF" + struct.pack("<IQQ", version, min(keep, n_t), len(kvs)) + b"".join(r for _, r in kvs)
+    off = 0
+    for i, name in enumerate(tensors[:keep]):
+        ne = [8, 2] if i % 2 == 0 else [32]
+        out += struct.pack("<Q", len(name)) + name + struct.pack("<I", len(ne))
+        out += b"".join(struct.pack("<Q", x) for x in ne) + struct.pack("<IQ", 0, off)
+        n = 1
+        for x in ne:
+            n *= x
+        off += (n * 4 + 31) // 32 * 32
+    out += b"\0" * (-len(out) % 32)
+    return out + bytes(i & 0xFF for i in range(off))
+
+
+for model in ("tiny-llama", "tiny-qwen2"):
+    put("gguf", f"{model}.gguf", gguf_small(read("models", model, "model.gguf")))
+put("gguf", "stories260K.gguf", gguf_small(read("real", "stories260K.gguf")))
+put("gguf", "header-only.gguf", b"GGUF" + struct.pack("<IQQ", 3, 0, 0))
+
+# --- config.json, tokenizer_config.json, tokenizer.json
+for model in ("tiny-llama", "tiny-qwen2"):
+    put("config_json", f"{model}.json", read("models", model, "config.json"))
+    put("tokenizer_config", f"{model}.json", read("models", model, "tokenizer_config.json"))
+    put("tokenizer_json", f"{model}.json", read("models", model, "tokenizer.json"))
+put("config_json", "TinyStories.json", read("real", "TinyStories-656K", "config.json"))
+put("tokenizer_config", "TinyStories.json", read("real", "TinyStories-656K", "tokenizer_config.json"))
+put("tokenizer_config", "TinyStories-special.json", read("real", "TinyStories-656K", "special_tokens_map.json"))
+# The 86 KB TinyStories tokenizer.json, with its vocabulary and merges cut to fit.
+tj = json.loads(read("real", "TinyStories-656K", "tokenizer.json"))
+m = tj.get("model", {})
+if isinstance(m.get("vocab"), dict):
+    m["vocab"] = dict(list(m["vocab"].items())[:600])
+elif isinstance(m.get("vocab"), list):
+    m["vocab"] = m["vocab"][:600]
+if isinstance(m.get("merges"), list):
+    m["merges"] = m["merges"][:300]
+put("tokenizer_json", "TinyStories-cut.json", json.dumps(tj, ensure_ascii=False))
+
+
+# --- tokenizer.model: the Llama 2 SentencePiece model with its first 1500 pieces.
+def varint(b, p):
+    r = s = 0
+    while True:
+        c = b[p]
+        p += 1
+        r |= (c & 0x7F) << s
+        s += 7
+        if c < 0x80:
+            return r, p
+
+
+b = read("tokenizers", "llama2-tokenizer.model")
+p, pieces, rest = 0, [], []
+while p < len(b):
+    start = p
+    key, p = varint(b, p)
+    wt = key & 7
+    if wt == 2:
+        n, p = varint(b, p)
+        p += n
+    elif wt == 0:
+        _, p = varint(b, p)
+    elif wt == 5:
+        p += 4
+    elif wt == 1:
+        p += 8
+    (pieces if key >> 3 == 1 else rest).append(b[start:p])
+put("tokenizer_model", "llama2-1500.model", b"".join(pieces[:1500]) + b"".join(rest))
+put("tokenizer_model", "llama2-300.model", b"".join(pieces[:300]) + b"".join(rest))
+
+# --- jinja: every template alone, and with the conversations as a context after a NUL byte.
+convs = json.loads(read("templates", "conversations.json"))
+ctx = []
+for name, msgs in (convs.items() if isinstance(convs, dict) else enumerate(convs)):
+    ctx.append(json.dumps({"messages": msgs, "bos_token": "<s>", "eos_token": "</s>",
+                           "add_generation_prompt": True}, ensure_ascii=False))
+for f in sorted(os.listdir(td("templates"))):
+    if f.endswith(".jinja"):
+        src = read("templates", f)
+        put("jinja", f, src)
+        for i, c in enumerate(ctx):
+            put("jinja", f"{f}.ctx{i}", src + b"\0" + c.encode())
+
+# --- tokenizer_roundtrip: the tokenizer test texts of every vocabulary.
+seen = set()
+for f in sorted(os.listdir(td("tokenizers"))):
+    if f.endswith(".inp"):
+        for text in read("tokenizers", f).decode().split("\n__ggml_vocab_test__\n"):
+            if text and text not in seen:
+                put("tokenizer_roundtrip", f"text-{len(seen):03d}.txt", text)
+                seen.add(text)
+print("wrote", sum(len(fs) for _, _, fs in os.walk(OUT)), "seeds under", OUT)
