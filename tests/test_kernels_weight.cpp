@@ -44,7 +44,7 @@ TEST(WeightKernels, MatmulMatchesReferenceForEveryType) {
         // relative per output, so 1e-4 of the largest output leaves a wide margin. Quantized
         // types up to 64 rows quantize the activations to 8 bits per block (test_quant_dot):
         // within 2% of the largest output.
-        const bool int8_acts = !w.is_float() && m <= 64;
+        const bool int8_acts = !w.is_float() && m <= ((type == WType::kQ8_0 || type == WType::kQ4_0) ? 8 : 64);
         EXPECT_LE(relative_error(y, linear_reference(x, w, bias)), int8_acts ? 2e-2 : 1e-4)
             << wtype_name(type) << " m=" << m << " k=" << k;
       }
