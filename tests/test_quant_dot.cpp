@@ -23,8 +23,8 @@ std::vector<double> dequantize_act(WType type, const uint8_t* a, int64_t k) {
   std::vector<double> out(static_cast<size_t>(k));
   const bool small = type == WType::kQ8_0 || type == WType::kQ4_0;
   const int64_t block = small ? 32 : 256;
-  // ActQ8x32 {float d; int32 sum; int8 qs[32]}, ActQ8x256 {float d; int8 qs[256]; int16 bsums[16]}
-  const size_t header = small ? 8 : 4, bytes = detail::act_row_bytes(type, block);
+  // ActQ8x32 {float d; int8 qs[32]}, ActQ8x256 {float d; int8 qs[256]; int16 bsums[16]}
+  const size_t header = 4, bytes = detail::act_row_bytes(type, block);
   for (int64_t b = 0; b < k / block; ++b) {
     const uint8_t* p = a + size_t(b) * bytes;
     float d;

@@ -48,12 +48,9 @@ struct HttpReply {
   std::string error;    // no reply: what the client saw
 };
 
-inline HttpReply http_post(int port, const std::string& path, const std::string& body,
-                           const httplib::Headers& headers = {}) {
-  httplib::Client c("127.0.0.1", port);
-  c.set_read_timeout(120, 0);
+// The reply an httplib call got, or what went wrong when there was none.
+inline HttpReply to_reply(const httplib::Result& res) {
   HttpReply r;
-  auto res = c.Post(path.c_str(), headers, body, "application/json");
   if (!res) {
     r.error = httplib::to_string(res.error());
     return r;
@@ -66,6 +63,13 @@ inline HttpReply http_post(int port, const std::string& path, const std::string&
   return r;
 }
 
+inline HttpReply http_post(int port, const std::string& path, const std::string& body,
+                           const httplib::Headers& headers = {}) {
+  httplib::Client c("127.0.0.1", port);
+  c.set_read_timeout(120, 0);
+  return to_reply(c.Post(path.c_str(), headers, body, "application/json"));
+}
+
 inline HttpReply http_post(int port, const std::string& path, const nlohmann::json& body,
                            const httplib::Headers& headers = {}) {
   return http_post(port, path, body.dump(), headers);
@@ -73,15 +77,7 @@ inline HttpReply http_post(int port, const std::string& path, const nlohmann::js
 
 inline HttpReply http_get(int port, const std::string& path, const httplib::Headers& headers = {}) {
   httplib::Client c("127.0.0.1", port);
-  HttpReply r;
-  auto res = c.Get(path.c_str(), headers);
-  if (!res) return r;
-  r.status = res->status;
-  r.body = res->body;
-  r.headers = res->headers;
-  r.json = nlohmann::json::parse(r.body, nullptr, false);
-  if (r.json.is_discarded()) r.json = nullptr;
-  return r;
+  return to_reply(c.Get(path.c_str(), headers));
 }
 
 // The events of a text/event-stream body; `done` when it ends with data: [DONE].

@@ -47,10 +47,10 @@ static_assert(sizeof(BlockQ8_0) == 34 && sizeof(BlockQ4_0) == 18, "ggml q8_0/q4_
 static_assert(sizeof(BlockQ4_K) == 144 && sizeof(BlockQ5_K) == 176 && sizeof(BlockQ6_K) == 210,
               "ggml k-quant layout");
 
-// Activations quantized per 32 (for q8_0/q4_0 weights): x ≈ d · qs; sum = Σ qs (q4_0's −8 offset).
+// Activations quantized per 32 (for q8_0/q4_0 weights): x ≈ d · qs. (q4_0's −8 offset is taken
+// out of the weight codes before the product, so no block sum is kept.)
 struct ActQ8x32 {
   float d;
-  int32_t sum;
   int8_t qs[kQK];
 };
 // Activations quantized per 256 (for k-quant weights): x ≈ d · qs; bsums[s] = Σ of qs[16s..16s+16).

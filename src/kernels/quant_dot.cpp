@@ -28,14 +28,8 @@ void quantize_act_32(const float* x, int64_t k, ActQ8x32* out) {
     float amax = 0;
     for (int l = 0; l < kQK; ++l) amax = std::max(amax, std::fabs(x[l]));
     const float d = amax / 127.0f, id = d > 0 ? 1.0f / d : 0.0f;
-    int32_t sum = 0;
-    for (int l = 0; l < kQK; ++l) {
-      const int q = std::clamp(nearest_int(x[l] * id), -127, 127);
-      out[b].qs[l] = int8_t(q);
-      sum += q;
-    }
+    for (int l = 0; l < kQK; ++l) out[b].qs[l] = int8_t(std::clamp(nearest_int(x[l] * id), -127, 127));
     out[b].d = d;
-    out[b].sum = sum;
   }
 }
 

@@ -26,8 +26,8 @@ DotFn dot_kernel(WType type);
 DotFn dot_reference(WType type);
 bool dot_kernel_is_simd(WType type);  // the fast kernel is not just the reference on this CPU
 
-// y[i·ldy] = dot(w, a_i) for m activation rows a_i = acts + i·act_stride; two weight rows at a time
-// where the kernel has a two-row form (each activation block loaded once for both).
+// y[i·ldy + r] = dot(w_r, a_i) for n_rows weight rows w_r = w + r·w_stride and m activation rows
+// a_i = acts + i·act_stride; the SIMD kernels unpack each weight row once for up to four a_i.
 void dot_rows(WType type, const uint8_t* w, size_t w_stride, int64_t n_rows, const uint8_t* acts,
               size_t act_stride, int64_t m, int64_t k, float* y, int64_t ldy);
 

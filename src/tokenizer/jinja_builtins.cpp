@@ -11,14 +11,6 @@
 namespace pad::jinja::detail {
 namespace {
 
-// Argument `idx` (positional) or `name` (keyword) of a call, else `def`.
-Value arg(const Args& a, size_t idx, const char* name, Value def = Value()) {
-  if (idx < a.pos.size()) return a.pos[idx];
-  for (const auto& [k, v] : a.kw)
-    if (k == name) return v;
-  return def;
-}
-
 std::string need_string(Interpreter& in, const Value& v, const std::string& what, int line) {
   if (v.is_undefined()) return "";
   if (!v.is_string()) in.error(line, what + " needs a string, not " + type_name(v));

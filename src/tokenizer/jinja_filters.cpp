@@ -15,13 +15,6 @@
 namespace pad::jinja::detail {
 namespace {
 
-Value arg(const Args& a, size_t idx, const char* name, Value def = Value()) {
-  if (idx < a.pos.size()) return a.pos[idx];
-  for (const auto& [k, v] : a.kw)
-    if (k == name) return v;
-  return def;
-}
-
 bool intlike(const Value& v) { return v.kind == Kind::Int || v.kind == Kind::Bool; }
 
 // Jinja's title filter: words begin after spaces, '-', and opening brackets.

@@ -84,6 +84,14 @@ struct Args {
   int line = 0;
 };
 
+// Argument `idx` (positional) or `name` (keyword) of a call, else `def`.
+inline Value arg(const Args& a, size_t idx, const char* name, Value def = Value()) {
+  if (idx < a.pos.size()) return a.pos[idx];
+  for (const auto& [k, v] : a.kw)
+    if (k == name) return v;
+  return def;
+}
+
 // Python semantics shared by the evaluator and the built-ins (jinja_value.cpp).
 bool truthy(const Value& v);
 bool equal(const Value& a, const Value& b);

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cctype>
 
+#include "pad/tokenizer/unicode.h"
 #include "pad/util/error.h"
 
 namespace pad::jinja::detail {
@@ -25,24 +26,6 @@ std::string rstrip_ws(const std::string& s) {
   size_t e = s.size();
   while (e > 0 && is_space(s[e - 1])) --e;
   return s.substr(0, e);
-}
-
-void append_utf8(std::string& out, uint32_t cp) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
 }
 
 class Lexer {
@@ -257,7 +240,7 @@ class Lexer {
             cp = cp * 16 + (std::isdigit(static_cast<unsigned char>(h)) ? h - '0' : (std::tolower(h) - 'a' + 10));
           }
           if (cp > 0x10FFFF) fail(name_, line_, "escape beyond U+10FFFF in a string literal");
-          append_utf8(out, cp);
+          utf8_append(out, cp);
           p += n;
           break;
         }
