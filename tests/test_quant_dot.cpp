@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <vector>
 
@@ -17,6 +18,26 @@ namespace pad::kernels {
 namespace {
 
 constexpr WType kIntTypes[] = {WType::kQ8_0, WType::kQ4_0, WType::kQ4_K, WType::kQ5_K, WType::kQ6_K};
+
+// Every instruction set of the integer kernels this CPU runs (the tests below run once per set).
+std::vector<detail::IntIsa> isas() {
+  std::vector<detail::IntIsa> out;
+  for (detail::IntIsa isa : {detail::IntIsa::kReference, detail::IntIsa::kAvx2, detail::IntIsa::kAvx512Vnni})
+    if (detail::int_isa_supported(isa)) out.push_back(isa);
+  return out;
+}
+
+// Selects one instruction set for the scope.
+class IsaScope {
+ public:
+  explicit IsaScope(detail::IntIsa isa) : old_(detail::int_isa()) { detail::set_int_isa(isa); }
+  ~IsaScope() { detail::set_int_isa(old_); }
+  IsaScope(const IsaScope&) = delete;
+  IsaScope& operator=(const IsaScope&) = delete;
+
+ private:
+  detail::IntIsa old_;
+};
 
 // The activation row quantize_act_row wrote, back as floats (d · q per block).
 std::vector<double> dequantize_act(WType type, const uint8_t* a, int64_t k) {
@@ -57,10 +78,14 @@ TEST(QuantDot, KernelEqualsReferenceEqualsDequantizedProduct) {
           magnitude += std::fabs(wr[i] * xa[size_t(i)]);
         }
         const float ref = detail::dot_reference(type)(row, a.data(), k);
-        const float fast = detail::dot_kernel(type)(row, a.data(), k);
         // f32 scaling and summation of k / 32 block sums: a few ulps of the sum of magnitudes.
         EXPECT_NEAR(ref, exact, 1e-6 * magnitude) << wtype_name(type) << " k=" << k << " row " << j;
-        EXPECT_NEAR(fast, ref, 1e-6 * magnitude) << wtype_name(type) << " k=" << k << " row " << j;
+        for (detail::IntIsa isa : isas()) {
+          const IsaScope scope(isa);
+          const float fast = detail::dot_kernel(type)(row, a.data(), k);
+          EXPECT_NEAR(fast, ref, 1e-6 * magnitude)
+              << wtype_name(type) << " " << detail::int_isa_name(isa) << " k=" << k << " row " << j;
+        }
       }
     }
 }
@@ -78,20 +103,25 @@ TEST(QuantDot, ManyActivationRowsEqualOneAtATime) {
       const size_t as = detail::act_row_bytes(type, k);
       std::vector<uint8_t> a(as * size_t(m));
       for (int64_t i = 0; i < m; ++i) detail::quantize_act_row(type, x[i].data_ptr<float>(), k, a.data() + size_t(i) * as);
-      std::vector<float> y(size_t(m * n));
-      detail::dot_rows(type, w.data, w.row_stride(), n, a.data(), as, m, k, y.data(), n);
-      for (int64_t i = 0; i < m; ++i)
-        for (int64_t j = 0; j < n; ++j) {
-          const float ref = detail::dot_reference(type)(w.data + size_t(j) * w.row_stride(), a.data() + size_t(i) * as, k);
-          EXPECT_NEAR(y[size_t(i * n + j)], ref, 1e-4 * (1 + std::fabs(ref))) << wtype_name(type) << " m=" << m << " row " << i << "," << j;
-        }
+      for (detail::IntIsa isa : isas()) {
+        const IsaScope scope(isa);
+        std::vector<float> y(size_t(m * n));
+        detail::dot_rows(type, w.data, w.row_stride(), n, a.data(), as, m, k, y.data(), n);
+        for (int64_t i = 0; i < m; ++i)
+          for (int64_t j = 0; j < n; ++j) {
+            const float ref = detail::dot_reference(type)(w.data + size_t(j) * w.row_stride(), a.data() + size_t(i) * as, k);
+            EXPECT_NEAR(y[size_t(i * n + j)], ref, 1e-4 * (1 + std::fabs(ref)))
+                << wtype_name(type) << " " << detail::int_isa_name(isa) << " m=" << m << " row " << i << "," << j;
+          }
+      }
     }
   }
 }
 
 TEST(QuantDot, ExtremeCodesDoNotSaturate) {
   // Every weight code at its largest magnitude against activations at ±127: the 16-bit pair sums
-  // of maddubs must not saturate (q6_K: 63·127·2, q8_0: 128·127·2 with the sign trick).
+  // of maddubs must not saturate (q6_K: 63·127·2, q8_0: 128·127·2 with the sign trick), nor the
+  // VNNI kernels' four-product sums packed to 16 bits (q6_K: 63·127·4).
   at::NoGradGuard no_grad;
   const int64_t k = 256;
   for (WType type : kIntTypes) {
@@ -105,7 +135,11 @@ TEST(QuantDot, ExtremeCodesDoNotSaturate) {
     for (int64_t j = 0; j < 2; ++j) {
       const uint8_t* row = w.data + size_t(j) * w.row_stride();
       const double expect = (w.dequantize()[j].to(at::kDouble) * -3).sum().item<double>();
-      EXPECT_NEAR(detail::dot_kernel(type)(row, a.data(), k), expect, 1e-3 * std::fabs(expect)) << wtype_name(type);
+      for (detail::IntIsa isa : isas()) {
+        const IsaScope scope(isa);
+        EXPECT_NEAR(detail::dot_kernel(type)(row, a.data(), k), expect, 1e-3 * std::fabs(expect))
+            << wtype_name(type) << " " << detail::int_isa_name(isa);
+      }
     }
   }
 }
@@ -133,6 +167,12 @@ TEST(QuantDot, SimdKernelIsUsedOnAvx2) {
 #if defined(__x86_64__)
   if (!__builtin_cpu_supports("avx2")) GTEST_SKIP() << "no AVX2 on this CPU";
   for (WType type : kIntTypes) EXPECT_TRUE(detail::dot_kernel_is_simd(type)) << wtype_name(type);
+  // The best set this CPU has is the one in use (unless PAD_INT_ISA asks for less).
+  if (std::getenv("PAD_INT_ISA") == nullptr) {
+    const bool vnni = __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw") &&
+                      __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+    EXPECT_EQ(detail::int_isa(), vnni ? detail::IntIsa::kAvx512Vnni : detail::IntIsa::kAvx2);
+  }
 #else
   GTEST_SKIP() << "x86-64 only";
 #endif

@@ -150,9 +150,11 @@ void run_convert(const ConvertFlags& f) {
   gguf_export_type(f.type, "blk.0.attn_q.weight", 0, 1);  // validates --type before loading
   LoadedModel m = load_weights(f.model.model, LoadOptions{at::kFloat, false});
   std::map<std::string, GgufValue> vocab;
-  if (!is_directory(f.model.model))
-    for (const auto& [key, value] : GgufFile(f.model.model).metadata())
+  if (!is_directory(f.model.model)) {
+    const GgufFile file(f.model.model);  // a named file: metadata() refers into it
+    for (const auto& [key, value] : file.metadata())
       if (key.rfind("tokenizer.", 0) == 0) vocab[key] = value;
+  }
   save_gguf_model(f.out, m.config, weights_supplier(m.weights), f.type, vocab);
   std::cout << "wrote " << f.out << " (" << f.type << ")\n";
 }

@@ -1,10 +1,13 @@
-// Integer dot products of GGUF weight blocks with 8-bit activation blocks: scalar references and
-// AVX2 kernels (maddubs: unsigned 8-bit × signed 8-bit → 16-bit pairs; madd → 32-bit), chosen once
-// at run time from the CPU's features.
+// Integer dot products of GGUF weight blocks with 8-bit activation blocks: scalar references, AVX2
+// kernels (maddubs: unsigned 8-bit × signed 8-bit → 16-bit pairs; madd → 32-bit) and AVX-512 VNNI
+// kernels (dpbusd: four 8-bit products into each 32-bit lane; dpwssd: 16-bit pairs, scaled, into
+// 32-bit), chosen once at run time from the CPU's features.
 #include "quant_dot.h"
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #include "blocks.h"
@@ -14,6 +17,7 @@
 #include <immintrin.h>
 #define PAD_HAVE_AVX2_KERNELS 1
 #define PAD_AVX2 __attribute__((target("avx2,fma,f16c")))
+#define PAD_AVX512 __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl,avx512vnni")))
 #else
 #define PAD_HAVE_AVX2_KERNELS 0
 #endif
@@ -193,20 +197,17 @@ PAD_AVX2 void avx2_q32(const uint8_t* wp, const uint8_t* ap, size_t as, int64_t 
   for (int r = 0; r < R; ++r) out[r] = hsum_ps(_mm256_add_ps(acc[0][r], acc[1][r]));
 }
 
-// The eight 6-bit scales and mins of a q4_K/q5_K block (ggml's get_scale_min_k4, four at a time).
-inline void k_scales_mins(const uint8_t* scales, int16_t* sc, int16_t* m) {
+// The eight 6-bit scales and mins of a q4_K/q5_K block (ggml's get_scale_min_k4, four at a time),
+// each as eight 16-bit lanes.
+PAD_AVX2 inline void k_scales_mins(const uint8_t* scales, __m128i* sc, __m128i* m) {
   uint32_t u[3];
   std::memcpy(u, scales, 12);
   const uint32_t kMask1 = 0x3f3f3f3f, kMask2 = 0x0f0f0f0f, kMask3 = 0x03030303;
-  const uint32_t sc_lo = u[0] & kMask1, m_lo = u[1] & kMask1;
-  const uint32_t sc_hi = (u[2] & kMask2) | (((u[0] >> 6) & kMask3) << 4);
-  const uint32_t m_hi = ((u[2] >> 4) & kMask2) | (((u[1] >> 6) & kMask3) << 4);
-  for (int j = 0; j < 4; ++j) {
-    sc[j] = int16_t((sc_lo >> (8 * j)) & 0xFF);
-    sc[j + 4] = int16_t((sc_hi >> (8 * j)) & 0xFF);
-    m[j] = int16_t((m_lo >> (8 * j)) & 0xFF);
-    m[j + 4] = int16_t((m_hi >> (8 * j)) & 0xFF);
-  }
+  const uint64_t sc_lo = u[0] & kMask1, m_lo = u[1] & kMask1;
+  const uint64_t sc_hi = (u[2] & kMask2) | (((u[0] >> 6) & kMask3) << 4);
+  const uint64_t m_hi = ((u[2] >> 4) & kMask2) | (((u[1] >> 6) & kMask3) << 4);
+  *sc = _mm_cvtepu8_epi16(_mm_cvtsi64_si128(static_cast<long long>(sc_lo | (sc_hi << 32))));
+  *m = _mm_cvtepu8_epi16(_mm_cvtsi64_si128(static_cast<long long>(m_lo | (m_hi << 32))));
 }
 
 // q4_K / q5_K: per super-block Σ_s d·sc_s·(q_s · a_s) − dmin·Σ_s m_s·(a's sum over s).
@@ -219,9 +220,10 @@ PAD_AVX2 void avx2_k45(const uint8_t* wp, const uint8_t* ap, size_t as, int64_t 
   for (int r = 0; r < R; ++r) acc[r] = _mm256_setzero_ps(), acc_m[r] = 0;
   for (int64_t b = 0; b < k / kQKK; ++b) {
     const Block& wb = w[b];
-    alignas(16) int16_t sc[8], m[8];
-    k_scales_mins(wb.scales, sc, m);
-    const __m128i mins = _mm_load_si128(reinterpret_cast<const __m128i*>(m));
+    alignas(16) int16_t sc[8];
+    __m128i scales, mins;
+    k_scales_mins(wb.scales, &scales, &mins);
+    _mm_store_si128(reinterpret_cast<__m128i*>(sc), scales);
     const float dw = f16(wb.d), dmin = f16(wb.dmin);
     __m256i qh;
     if constexpr (kFifthBit) qh = load256(wb.qh);
@@ -318,15 +320,143 @@ const MultiFn* avx2_kernels(WType type) {
   }
 }
 
-float avx2_q8_0(const uint8_t* w, const uint8_t* a, int64_t k) { float y; avx2_q32<1, false>(w, a, 0, k, &y); return y; }
-float avx2_q4_0(const uint8_t* w, const uint8_t* a, int64_t k) { float y; avx2_q32<1, true>(w, a, 0, k, &y); return y; }
-float avx2_q4_K(const uint8_t* w, const uint8_t* a, int64_t k) { float y; avx2_k45<1, BlockQ4_K, false>(w, a, 0, k, &y); return y; }
-float avx2_q5_K(const uint8_t* w, const uint8_t* a, int64_t k) { float y; avx2_k45<1, BlockQ5_K, true>(w, a, 0, k, &y); return y; }
-float avx2_q6_K_1(const uint8_t* w, const uint8_t* a, int64_t k) { float y; avx2_q6_K<1>(w, a, 0, k, &y); return y; }
-
 bool cpu_has_avx2() {
   static const bool has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
                           __builtin_cpu_supports("f16c");
+  return has;
+}
+
+// --- AVX-512 VNNI -----------------------------------------------------------------------------
+// 64 weight codes per register. A register holds two whole sub-blocks (q4_K/q5_K: 2j and 2j + 1,
+// built from the same 32 bytes of nibbles, low then high) in element order, so the activations are
+// plain 64-byte loads. dpbusd gives four-product sums per 32-bit lane; two such registers are packed
+// to 16 bits (they fit: |sum| ≤ 4·63·127) and dpwssd multiplies each 16-bit lane by its sub-block's
+// scale while adding pairs into the 32-bit accumulator: three instructions per 64 codes and row.
+
+PAD_AVX512 inline float hsum512(__m512 v) { return _mm512_reduce_add_ps(v); }
+PAD_AVX512 inline __m512i load512(const void* p) { return _mm512_loadu_si512(p); }
+// The same 32 bytes in both halves.
+PAD_AVX512 inline __m512i load256x2(const void* p) {
+  return _mm512_broadcast_i64x4(_mm256_loadu_si256(static_cast<const __m256i*>(p)));
+}
+// A 16-bit lane vector that is a in the low half and b in the high half.
+PAD_AVX512 inline __m512i halves16(short a, short b) {
+  return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set1_epi16(a)), _mm256_set1_epi16(b), 1);
+}
+// The index vector for permutexvar_epi16 that gives each 16-bit lane of packs_epi32(t0, t1) its
+// scale. packs works per 128-bit chunk c: four lanes from t0's chunk c, then four from t1's; they
+// take scale first_t0 + c / per_chunk and first_t1 + c / per_chunk.
+PAD_AVX512 inline __m512i pack_scale_index(int first_t0, int first_t1, int per_chunk) {
+  alignas(64) int16_t idx[32];
+  for (int l = 0; l < 32; ++l) idx[l] = int16_t((l % 8 < 4 ? first_t0 : first_t1) + (l / 8) / per_chunk);
+  return _mm512_load_si512(idx);
+}
+
+// q4_K / q5_K.
+template <int R, typename Block, bool kFifthBit>
+PAD_AVX512 void vnni_k45(const uint8_t* wp, const uint8_t* ap, size_t as, int64_t k, float* out) {
+  const auto* w = reinterpret_cast<const Block*>(wp);
+  const __m512i low4 = _mm512_set1_epi8(0x0F), one = _mm512_set1_epi8(1), zero = _mm512_setzero_si512();
+  const __m512i nibble_shift = halves16(0, 4);
+  // t_j = [sub-block 2j | 2j + 1]: chunk c of packs(t0, t1) is sub-block c/2 then 2 + c/2.
+  const __m512i idx01 = pack_scale_index(0, 2, 2), idx23 = pack_scale_index(4, 6, 2);
+  __m512 acc[R];
+  __m128 acc_m[R];
+  for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps(), acc_m[r] = _mm_setzero_ps();
+  for (int64_t b = 0; b < k / kQKK; ++b) {
+    const Block& wb = w[b];
+    __m128i sc, mins;
+    k_scales_mins(wb.scales, &sc, &mins);
+    const __m512i scales = _mm512_castsi128_si512(sc);
+    const __m512i s01 = _mm512_permutexvar_epi16(idx01, scales), s23 = _mm512_permutexvar_epi16(idx23, scales);
+    const float dw = f16(wb.d), dmin = f16(wb.dmin);
+    __m512i q[4];
+    __m512i qh;
+    if constexpr (kFifthBit) qh = load256x2(wb.qh);
+    for (int j = 0; j < 4; ++j) {
+      q[j] = _mm512_and_si512(_mm512_srlv_epi16(load256x2(wb.qs + 32 * j), nibble_shift), low4);
+      if constexpr (kFifthBit)
+        q[j] = _mm512_or_si512(
+            q[j], _mm512_slli_epi16(_mm512_and_si512(_mm512_srlv_epi16(qh, halves16(short(2 * j), short(2 * j + 1))), one), 4));
+    }
+    for (int r = 0; r < R; ++r) {
+      const ActQ8x256& a = act_row<ActQ8x256>(ap, as, r)[b];
+      __m512i t[4];
+      for (int j = 0; j < 4; ++j) t[j] = _mm512_dpbusd_epi32(zero, q[j], load512(a.qs + 64 * j));
+      __m512i sumi = _mm512_dpwssd_epi32(zero, _mm512_packs_epi32(t[0], t[1]), s01);
+      sumi = _mm512_dpwssd_epi32(sumi, _mm512_packs_epi32(t[2], t[3]), s23);
+      acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(dw * a.d), _mm512_cvtepi32_ps(sumi), acc[r]);
+      const __m128i bs = _mm_hadd_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a.bsums)),
+                                        _mm_loadu_si128(reinterpret_cast<const __m128i*>(a.bsums + 8)));
+      acc_m[r] = _mm_fmadd_ps(_mm_set1_ps(dmin * a.d), _mm_cvtepi32_ps(_mm_madd_epi16(bs, mins)), acc_m[r]);
+    }
+  }
+  for (int r = 0; r < R; ++r) {
+    __m128 s = acc_m[r];
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    out[r] = hsum512(acc[r]) - _mm_cvtss_f32(s);
+  }
+}
+
+// q6_K: per 128 codes, [elements 0..63] from ql's 64 bytes' low nibbles and qh's bits 0-1 / 2-3, and
+// [64..127] from the high nibbles and bits 4-5 / 6-7; scale groups of 16 (four lanes each).
+template <int R>
+PAD_AVX512 void vnni_q6_K(const uint8_t* wp, const uint8_t* ap, size_t as, int64_t k, float* out) {
+  const auto* w = reinterpret_cast<const BlockQ6_K*>(wp);
+  const __m512i low4 = _mm512_set1_epi8(0x0F), m2 = _mm512_set1_epi8(0x30);
+  const __m512i shl_lo = halves16(4, 2), shr_hi = halves16(0, 2);
+  // Chunk c of packs(t_a, t_b) for half n: group 8n + c (t_a), then 8n + 4 + c (t_b).
+  const __m512i idx[2] = {pack_scale_index(0, 4, 1), pack_scale_index(8, 12, 1)};
+  __m512 acc[R];
+  for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
+  for (int64_t b = 0; b < k / kQKK; ++b) {
+    const BlockQ6_K& wb = w[b];
+    const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(wb.scales)));
+    const __m512i scales = _mm512_castsi256_si512(sc16);
+    __m512i q[4], s[2];
+    for (int n = 0; n < 2; ++n) {
+      const __m512i ql = load512(wb.ql + 64 * n), qh = load256x2(wb.qh + 32 * n);
+      q[2 * n] = _mm512_or_si512(_mm512_and_si512(ql, low4), _mm512_and_si512(_mm512_sllv_epi16(qh, shl_lo), m2));
+      q[2 * n + 1] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql, 4), low4),
+                                     _mm512_and_si512(_mm512_srlv_epi16(qh, shr_hi), m2));
+      s[n] = _mm512_permutexvar_epi16(idx[n], scales);
+    }
+    const float dw = f16(wb.d);
+    for (int r = 0; r < R; ++r) {
+      const ActQ8x256& a = act_row<ActQ8x256>(ap, as, r)[b];
+      // −32 · Σ_g scale_g · bsums_g, then Σ_g scale_g · (codes · a) over the four registers.
+      const __m256i off = _mm256_slli_epi32(_mm256_madd_epi16(load256(a.bsums), sc16), 5);
+      __m512i sumi = _mm512_zextsi256_si512(_mm256_sub_epi32(_mm256_setzero_si256(), off));
+      for (int n = 0; n < 2; ++n) {
+        const __m512i ta = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q[2 * n], load512(a.qs + 128 * n));
+        const __m512i tb = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q[2 * n + 1], load512(a.qs + 128 * n + 64));
+        sumi = _mm512_dpwssd_epi32(sumi, _mm512_packs_epi32(ta, tb), s[n]);
+      }
+      acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(dw * a.d), _mm512_cvtepi32_ps(sumi), acc[r]);
+    }
+  }
+  for (int r = 0; r < R; ++r) out[r] = hsum512(acc[r]);
+}
+
+template <int R> struct VQ4K { static constexpr MultiFn f = vnni_k45<R, BlockQ4_K, false>; };
+template <int R> struct VQ5K { static constexpr MultiFn f = vnni_k45<R, BlockQ5_K, true>; };
+template <int R> struct VQ6K { static constexpr MultiFn f = vnni_q6_K<R>; };
+
+// The VNNI kernels of the types that have one; q8_0 and q4_0 keep their AVX2 kernels.
+const MultiFn* vnni_kernels(WType type) {
+  switch (type) {
+    case WType::kQ4_K: return kRows<VQ4K>;
+    case WType::kQ5_K: return kRows<VQ5K>;
+    case WType::kQ6_K: return kRows<VQ6K>;
+    default: return avx2_kernels(type);
+  }
+}
+
+bool cpu_has_avx512_vnni() {
+  static const bool has = cpu_has_avx2() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                          __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl") &&
+                          __builtin_cpu_supports("avx512vnni");
   return has;
 }
 #endif  // PAD_HAVE_AVX2_KERNELS
@@ -372,18 +502,82 @@ DotFn dot_reference(WType type) {
   }
 }
 
-DotFn dot_kernel(WType type) {
+namespace {
+
+IntIsa best_isa() {
 #if PAD_HAVE_AVX2_KERNELS
-  if (cpu_has_avx2()) {
-    switch (type) {
-      case WType::kQ8_0: return avx2_q8_0;
-      case WType::kQ4_0: return avx2_q4_0;
-      case WType::kQ4_K: return avx2_q4_K;
-      case WType::kQ5_K: return avx2_q5_K;
-      case WType::kQ6_K: return avx2_q6_K_1;
-      default: break;
-    }
+  if (cpu_has_avx512_vnni()) return IntIsa::kAvx512Vnni;
+  if (cpu_has_avx2()) return IntIsa::kAvx2;
+#endif
+  return IntIsa::kReference;
+}
+
+IntIsa isa_from_env() {
+  const IntIsa best = best_isa();
+  const char* env = std::getenv("PAD_INT_ISA");
+  if (env == nullptr || *env == '\0') return best;
+  for (IntIsa isa : {IntIsa::kReference, IntIsa::kAvx2, IntIsa::kAvx512Vnni})
+    if (std::strcmp(env, int_isa_name(isa)) == 0) return int_isa_supported(isa) ? isa : best;
+  // Read before main, so a bad value is reported, not thrown.
+  std::fprintf(stderr, "pad: PAD_INT_ISA='%s' is not known (expected reference, avx2 or avx512_vnni); using %s\n",
+               env, int_isa_name(best));
+  return best;
+}
+
+IntIsa g_isa = isa_from_env();
+
+#if PAD_HAVE_AVX2_KERNELS
+const MultiFn* kernels_of(IntIsa isa, WType type) {
+  if (isa == IntIsa::kAvx512Vnni) return vnni_kernels(type);
+  if (isa == IntIsa::kAvx2) return avx2_kernels(type);
+  return nullptr;
+}
+
+template <IntIsa kIsa, WType kType>
+float one_row(const uint8_t* w, const uint8_t* a, int64_t k) {
+  float y;
+  kernels_of(kIsa, kType)[0](w, a, 0, k, &y);
+  return y;
+}
+
+template <IntIsa kIsa>
+DotFn one_row_kernel(WType type) {
+  switch (type) {
+    case WType::kQ8_0: return one_row<kIsa, WType::kQ8_0>;
+    case WType::kQ4_0: return one_row<kIsa, WType::kQ4_0>;
+    case WType::kQ4_K: return one_row<kIsa, WType::kQ4_K>;
+    case WType::kQ5_K: return one_row<kIsa, WType::kQ5_K>;
+    case WType::kQ6_K: return one_row<kIsa, WType::kQ6_K>;
+    default: no_kernel(type);
   }
+}
+#endif
+
+}  // namespace
+
+const char* int_isa_name(IntIsa isa) {
+  switch (isa) {
+    case IntIsa::kReference: return "reference";
+    case IntIsa::kAvx2: return "avx2";
+    case IntIsa::kAvx512Vnni: return "avx512_vnni";
+  }
+  return "?";
+}
+
+bool int_isa_supported(IntIsa isa) { return static_cast<int>(isa) <= static_cast<int>(best_isa()); }
+
+IntIsa int_isa() { return g_isa; }
+
+void set_int_isa(IntIsa isa) {
+  if (!int_isa_supported(isa)) throw_invalid("integer kernels: this CPU has no ", int_isa_name(isa));
+  g_isa = isa;
+}
+
+DotFn dot_kernel(WType type) {
+  (void)dot_reference(type);  // throws for types without an integer product
+#if PAD_HAVE_AVX2_KERNELS
+  if (g_isa == IntIsa::kAvx512Vnni) return one_row_kernel<IntIsa::kAvx512Vnni>(type);
+  if (g_isa == IntIsa::kAvx2) return one_row_kernel<IntIsa::kAvx2>(type);
 #endif
   return dot_reference(type);
 }
@@ -393,10 +587,9 @@ bool dot_kernel_is_simd(WType type) { return dot_kernel(type) != dot_reference(t
 void dot_rows(WType type, const uint8_t* w, size_t w_stride, int64_t n_rows, const uint8_t* acts,
               size_t act_stride, int64_t m, int64_t k, float* y, int64_t ldy) {
 #if PAD_HAVE_AVX2_KERNELS
-  if (cpu_has_avx2()) {
+  if (const MultiFn* kernels = kernels_of(g_isa, type)) {
     // Tiles of weight rows that stay in L1/L2 while every group of four activation rows passes
     // over them, so neither the weights nor the activations are read from memory more than once.
-    const MultiFn* kernels = avx2_kernels(type);
     constexpr size_t kTileBytes = 16 << 10;
     const int64_t tile = m <= 4 ? n_rows : std::max<int64_t>(1, int64_t(kTileBytes / w_stride));
     float out[4];
