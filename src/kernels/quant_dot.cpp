@@ -352,6 +352,55 @@ PAD_AVX512 inline __m512i pack_scale_index(int first_t0, int first_t1, int per_c
   return _mm512_load_si512(idx);
 }
 
+// The 32 signed codes and the scale of a q8_0 or q4_0 block.
+template <bool kNibbles>
+PAD_AVX512 inline __m256i q32_codes(const uint8_t* blk) {
+  return kNibbles ? _mm256_sub_epi8(unpack_nibbles_32(blk + 2), _mm256_set1_epi8(8)) : load256(blk + 2);
+}
+PAD_AVX512 inline float q32_scale(const uint8_t* blk) {
+  uint16_t dbits;
+  std::memcpy(&dbits, blk, 2);
+  return f16(dbits);
+}
+
+// q8_0 and q4_0: two 32-element blocks per register, signed codes as |w| (unsigned) against a with
+// w's sign (a mask, AVX-512 has no sign_epi8), each block's 32-bit lanes scaled by its own d·d_a.
+template <int R, bool kNibbles>
+PAD_AVX512 void vnni_q32(const uint8_t* wp, const uint8_t* ap, size_t as, int64_t k, float* out) {
+  const int64_t nb = k / kQK;
+  const size_t wbytes = kNibbles ? sizeof(BlockQ4_0) : sizeof(BlockQ8_0);
+  const __m512i zero = _mm512_setzero_si512();
+  __m512 acc[R];
+  for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
+  int64_t b = 0;
+  for (; b + 2 <= nb; b += 2) {
+    const uint8_t* b0 = wp + size_t(b) * wbytes;
+    const uint8_t* b1 = b0 + wbytes;
+    const __m512i q = _mm512_inserti64x4(_mm512_castsi256_si512(q32_codes<kNibbles>(b0)), q32_codes<kNibbles>(b1), 1);
+    const __mmask64 negative = _mm512_movepi8_mask(q);
+    const __m512i qabs = _mm512_abs_epi8(q);
+    const __m512 dw = _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_set1_ps(q32_scale(b0))), _mm256_set1_ps(q32_scale(b1)), 1);
+    for (int r = 0; r < R; ++r) {
+      const ActQ8x32* a = act_row<ActQ8x32>(ap, as, r) + b;
+      __m512i av = _mm512_inserti64x4(_mm512_castsi256_si512(load256(a[0].qs)), load256(a[1].qs), 1);
+      av = _mm512_mask_sub_epi8(av, negative, zero, av);
+      const __m512 da = _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_set1_ps(a[0].d)), _mm256_set1_ps(a[1].d), 1);
+      acc[r] = _mm512_fmadd_ps(_mm512_mul_ps(dw, da), _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(zero, qabs, av)), acc[r]);
+    }
+  }
+  float tail[R] = {};
+  if (b < nb) {  // an odd block count: the last block through the 256-bit products
+    const uint8_t* blk = wp + size_t(b) * wbytes;
+    const __m256i q = q32_codes<kNibbles>(blk), qabs = _mm256_sign_epi8(q, q);
+    for (int r = 0; r < R; ++r) {
+      const ActQ8x32& a = act_row<ActQ8x32>(ap, as, r)[b];
+      const __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(qabs, _mm256_sign_epi8(load256(a.qs), q)), _mm256_set1_epi16(1));
+      tail[r] = q32_scale(blk) * a.d * hsum_ps(_mm256_cvtepi32_ps(p));
+    }
+  }
+  for (int r = 0; r < R; ++r) out[r] = hsum512(acc[r]) + tail[r];
+}
+
 // q4_K / q5_K.
 template <int R, typename Block, bool kFifthBit>
 PAD_AVX512 void vnni_k45(const uint8_t* wp, const uint8_t* ap, size_t as, int64_t k, float* out) {
@@ -439,13 +488,16 @@ PAD_AVX512 void vnni_q6_K(const uint8_t* wp, const uint8_t* ap, size_t as, int64
   for (int r = 0; r < R; ++r) out[r] = hsum512(acc[r]);
 }
 
+template <int R> struct VQ8 { static constexpr MultiFn f = vnni_q32<R, false>; };
+template <int R> struct VQ4 { static constexpr MultiFn f = vnni_q32<R, true>; };
 template <int R> struct VQ4K { static constexpr MultiFn f = vnni_k45<R, BlockQ4_K, false>; };
 template <int R> struct VQ5K { static constexpr MultiFn f = vnni_k45<R, BlockQ5_K, true>; };
 template <int R> struct VQ6K { static constexpr MultiFn f = vnni_q6_K<R>; };
 
-// The VNNI kernels of the types that have one; q8_0 and q4_0 keep their AVX2 kernels.
 const MultiFn* vnni_kernels(WType type) {
   switch (type) {
+    case WType::kQ8_0: return kRows<VQ8>;
+    case WType::kQ4_0: return kRows<VQ4>;
     case WType::kQ4_K: return kRows<VQ4K>;
     case WType::kQ5_K: return kRows<VQ5K>;
     case WType::kQ6_K: return kRows<VQ6K>;
