@@ -53,11 +53,14 @@ struct ActQ8x32 {
   float d;
   int8_t qs[kQK];
 };
-// Activations quantized per 256 (for k-quant weights): x ≈ d · qs; bsums[s] = Σ of qs[16s..16s+16).
+// Activations quantized per 256 (for k-quant weights): x ≈ d · qs; bsums[s] = Σ of qs[16s..16s+16)
+// (q6_K's scale groups); dsums32[s] = d · Σ of qs[32s..32s+32) (q4_K/q5_K's sub-blocks, for their
+// mins: one multiply-add per block and row).
 struct ActQ8x256 {
   float d;
   int8_t qs[kQKK];
   int16_t bsums[kQKK / 16];
+  float dsums32[kQKK / 32];
 };
 
 // The 6-bit scale and min of sub-block j (0..7) of a q4_K/q5_K block (ggml's get_scale_min_k4).

@@ -48,6 +48,7 @@ void quantize_act_256(const float* x, int64_t k, ActQ8x256* out) {
       for (int l = 0; l < 16; ++l) sum += out[b].qs[16 * s + l];
       out[b].bsums[s] = int16_t(sum);
     }
+    for (int s = 0; s < kQKK / 32; ++s) out[b].dsums32[s] = d * float(out[b].bsums[2 * s] + out[b].bsums[2 * s + 1]);
     out[b].d = d;
   }
 }
@@ -215,9 +216,8 @@ template <int R, typename Block, bool kFifthBit>
 PAD_AVX2 void avx2_k45(const uint8_t* wp, const uint8_t* ap, size_t as, int64_t k, float* out) {
   const auto* w = reinterpret_cast<const Block*>(wp);
   const __m256i low4 = _mm256_set1_epi8(0x0F), one = _mm256_set1_epi8(1);
-  __m256 acc[R];
-  float acc_m[R];
-  for (int r = 0; r < R; ++r) acc[r] = _mm256_setzero_ps(), acc_m[r] = 0;
+  __m256 acc[R], acc_m[R];
+  for (int r = 0; r < R; ++r) acc[r] = acc_m[r] = _mm256_setzero_ps();
   for (int64_t b = 0; b < k / kQKK; ++b) {
     const Block& wb = w[b];
     alignas(16) int16_t sc[8];
@@ -225,6 +225,7 @@ PAD_AVX2 void avx2_k45(const uint8_t* wp, const uint8_t* ap, size_t as, int64_t 
     k_scales_mins(wb.scales, &scales, &mins);
     _mm_store_si128(reinterpret_cast<__m128i*>(sc), scales);
     const float dw = f16(wb.d), dmin = f16(wb.dmin);
+    const __m256 mins_f = _mm256_mul_ps(_mm256_set1_ps(dmin), _mm256_cvtepi32_ps(_mm256_cvtepu16_epi32(mins)));
     __m256i qh;
     if constexpr (kFifthBit) qh = load256(wb.qh);
     __m256i sumi[R];
@@ -247,14 +248,11 @@ PAD_AVX2 void avx2_k45(const uint8_t* wp, const uint8_t* ap, size_t as, int64_t 
     }
     for (int r = 0; r < R; ++r) {
       const ActQ8x256& a = act_row<ActQ8x256>(ap, as, r)[b];
-      // Σ_s m_s · (bsums[2s] + bsums[2s+1])
-      const __m128i bs = _mm_hadd_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a.bsums)),
-                                        _mm_loadu_si128(reinterpret_cast<const __m128i*>(a.bsums + 8)));
-      acc_m[r] += dmin * a.d * float(hsum_epi32_128(_mm_madd_epi16(bs, mins)));
+      acc_m[r] = _mm256_fmadd_ps(mins_f, _mm256_loadu_ps(a.dsums32), acc_m[r]);  // Σ_s dmin·m_s · d·Σa_s
       acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(dw * a.d), _mm256_cvtepi32_ps(sumi[r]), acc[r]);
     }
   }
-  for (int r = 0; r < R; ++r) out[r] = hsum_ps(acc[r]) - acc_m[r];
+  for (int r = 0; r < R; ++r) out[r] = hsum_ps(_mm256_sub_ps(acc[r], acc_m[r]));
 }
 
 // q6_K: codes 0..63 (4 bits in ql, 2 in qh) with the −32 taken out through the block sums,
@@ -410,8 +408,8 @@ PAD_AVX512 void vnni_k45(const uint8_t* wp, const uint8_t* ap, size_t as, int64_
   // t_j = [sub-block 2j | 2j + 1]: chunk c of packs(t0, t1) is sub-block c/2 then 2 + c/2.
   const __m512i idx01 = pack_scale_index(0, 2, 2), idx23 = pack_scale_index(4, 6, 2);
   __m512 acc[R];
-  __m128 acc_m[R];
-  for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps(), acc_m[r] = _mm_setzero_ps();
+  __m256 acc_m[R];
+  for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps(), acc_m[r] = _mm256_setzero_ps();
   for (int64_t b = 0; b < k / kQKK; ++b) {
     const Block& wb = w[b];
     __m128i sc, mins;
@@ -419,6 +417,7 @@ PAD_AVX512 void vnni_k45(const uint8_t* wp, const uint8_t* ap, size_t as, int64_
     const __m512i scales = _mm512_castsi128_si512(sc);
     const __m512i s01 = _mm512_permutexvar_epi16(idx01, scales), s23 = _mm512_permutexvar_epi16(idx23, scales);
     const float dw = f16(wb.d), dmin = f16(wb.dmin);
+    const __m256 mins_f = _mm256_mul_ps(_mm256_set1_ps(dmin), _mm256_cvtepi32_ps(_mm256_cvtepu16_epi32(mins)));
     __m512i q[4];
     __m512i qh;
     if constexpr (kFifthBit) qh = load256x2(wb.qh);
@@ -435,17 +434,10 @@ PAD_AVX512 void vnni_k45(const uint8_t* wp, const uint8_t* ap, size_t as, int64_
       __m512i sumi = _mm512_dpwssd_epi32(zero, _mm512_packs_epi32(t[0], t[1]), s01);
       sumi = _mm512_dpwssd_epi32(sumi, _mm512_packs_epi32(t[2], t[3]), s23);
       acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(dw * a.d), _mm512_cvtepi32_ps(sumi), acc[r]);
-      const __m128i bs = _mm_hadd_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a.bsums)),
-                                        _mm_loadu_si128(reinterpret_cast<const __m128i*>(a.bsums + 8)));
-      acc_m[r] = _mm_fmadd_ps(_mm_set1_ps(dmin * a.d), _mm_cvtepi32_ps(_mm_madd_epi16(bs, mins)), acc_m[r]);
+      acc_m[r] = _mm256_fmadd_ps(mins_f, _mm256_loadu_ps(a.dsums32), acc_m[r]);  // Σ_s dmin·m_s · d·Σa_s
     }
   }
-  for (int r = 0; r < R; ++r) {
-    __m128 s = acc_m[r];
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    out[r] = hsum512(acc[r]) - _mm_cvtss_f32(s);
-  }
+  for (int r = 0; r < R; ++r) out[r] = hsum512(acc[r]) - hsum_ps(acc_m[r]);
 }
 
 // q6_K: per 128 codes, [elements 0..63] from ql's 64 bytes' low nibbles and qh's bits 0-1 / 2-3, and
