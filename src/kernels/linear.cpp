@@ -141,6 +141,16 @@ at::Tensor linear_reference(const at::Tensor& x, const at::Tensor& w,
 
 // Every thread of pad's pool sums its own contiguous slice (vector loads, 4 accumulators, two
 // streams per thread: detail::sum_floats); the best of 5 timed passes after one warm-up pass.
+void dot_rows_float(const float* x, const void* w, FloatBits type, int64_t n, int64_t k, float* y) {
+  if (n <= 0) return;
+  if (type == FloatBits::kF32)
+    detail::linear_rows_f32(x, 1, k, static_cast<const float*>(w), nullptr, y, n, 0, n);
+  else if (type == FloatBits::kBF16)
+    detail::linear_rows_bf16(x, 1, k, static_cast<const uint16_t*>(w), nullptr, y, n, 0, n);
+  else
+    detail::linear_rows_f16(x, 1, k, static_cast<const uint16_t*>(w), nullptr, y, n, 0, n);
+}
+
 double measure_read_bandwidth_gbs(size_t bytes) {
   const int64_t n = static_cast<int64_t>(std::max<size_t>(bytes / sizeof(float), 1));
   // An anonymous map on transparent huge pages where the kernel allows them (madvise mode is

@@ -8,8 +8,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
 
 #include "ops.h"
+#include "pad/kernels/linear.h"
 #include "pad/util/thread_pool.h"
 
 namespace pad::detail {
@@ -19,20 +21,23 @@ inline float to_f32(float v) { return v; }
 inline float to_f32(c10::Half v) { return static_cast<float>(v); }
 inline float to_f32(c10::BFloat16 v) { return static_cast<float>(v); }
 
-// One query against `length` keys/values of one kv head (cache rows of hd elements).
+template <typename KV>
+constexpr kernels::FloatBits kv_bits() {
+  if constexpr (std::is_same_v<KV, c10::Half>) return kernels::FloatBits::kF16;
+  else if constexpr (std::is_same_v<KV, c10::BFloat16>) return kernels::FloatBits::kBF16;
+  else return kernels::FloatBits::kF32;
+}
+
+// One query against `length` keys/values of one kv head (cache rows of hd elements). The scores are
+// the products' one-row kernel over the key rows (four keys per register tile, one reduction for
+// the four), the weighted sum of values a plain loop the compiler vectorizes.
 template <typename KV>
 inline void attend_query(const float* q, const KV* k, const KV* v, int64_t length, int64_t hd, float scale,
                          float* scores, float* out) {
+  kernels::dot_rows_float(q, k, kv_bits<KV>(), length, hd, scores);
   float max_score = -INFINITY;
   for (int64_t j = 0; j < length; ++j) {
-    const KV* kj = k + j * hd;
-    float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    int64_t i = 0;
-    for (; i + 8 <= hd; i += 8)
-      for (int u = 0; u < 8; ++u) acc[u] += q[i + u] * to_f32(kj[i + u]);
-    float s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-    for (; i < hd; ++i) s += q[i] * to_f32(kj[i]);
-    scores[j] = s * scale;
+    scores[j] *= scale;
     max_score = std::max(max_score, scores[j]);
   }
   float sum = 0;

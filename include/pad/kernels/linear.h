@@ -28,6 +28,12 @@ at::Tensor linear(const at::Tensor& x, const at::Tensor& w,
 at::Tensor linear_reference(const at::Tensor& x, const at::Tensor& w,
                             const c10::optional<at::Tensor>& bias = c10::nullopt);
 
+// y[j] = Σ_i x[i]·w[j·k + i] for the n rows of a row-major [n, k] matrix w of floats, f16 or bf16
+// (raw bits): the products' one-row SIMD kernel on the calling thread (attention's scores: w is a
+// head's key cache).
+enum class FloatBits { kF32, kF16, kBF16 };
+void dot_rows_float(const float* x, const void* w, FloatBits type, int64_t n, int64_t k, float* y);
+
 // Sustained read bandwidth in GB/s (1e9 bytes/s): all intra-op threads sum a buffer of `bytes`
 // (should be far larger than the caches); best of a few passes after one warm-up pass.
 double measure_read_bandwidth_gbs(size_t bytes = size_t(1) << 30);
