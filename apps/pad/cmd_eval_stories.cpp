@@ -1,7 +1,8 @@
 // `pad world --world stories`: the story world's data (issue 12). Samples stories from a pretrained
 // base for the training openings, ranks them by the story judges into contrastive twins and writes
-// prefs.jsonl (what `pad train persrm` reads), eval.jsonl (held-out openings), samples.jsonl and
-// base-stats.json (the base's own distribution under every judge).
+// prefs.jsonl (what `pad train persrm` reads), eval.jsonl (held-out openings), heldout-prefs.jsonl
+// (twins on the held-out openings, for `pad eval-pairs`), samples.jsonl (training openings' samples,
+// judged) and base-stats.json (the base's own distribution under every judge).
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -23,8 +24,8 @@ namespace {
 
 using OJson = nlohmann::ordered_json;
 
-// Continuations of every training opening: n_samples each, sampled with seed-derived per-request seeds
-// so the same seed and thread count give the same bytes.
+// Continuations of every opening: n_samples each, sampled with seed-derived per-request seeds so the
+// same seed and thread count give the same bytes. Training openings first, then the held-out ones.
 std::vector<eval::StorySamples> sample_stories(const StoryWorldFlags& f, const std::vector<eval::StoryOpening>& openings) {
   ModelFlags mf;
   mf.model = f.base;
@@ -34,7 +35,6 @@ std::vector<eval::StorySamples> sample_stories(const StoryWorldFlags& f, const s
   std::vector<PadRequest> requests;
   std::vector<eval::StorySamples> out;
   for (const eval::StoryOpening& o : openings) {
-    if (o.held_out) continue;
     out.push_back({o.text, {}});
     PromptSpec spec;
     spec.user = o.text;
@@ -72,8 +72,13 @@ void run_story_world(const StoryWorldFlags& f) {
   if (!is_directory(f.base))
     throw_invalid("--base ", f.base, ": no such model directory (the story world needs a pretrained base, e.g. models/stories-base)");
   const std::vector<eval::StoryOpening> openings = eval::story_openings(f.options);
-  const std::vector<eval::StorySamples> samples = sample_stories(f, openings);
+  std::vector<eval::StorySamples> samples = sample_stories(f, openings);
+  const auto first_held = samples.begin() + f.options.n_train_openings;
+  const std::vector<eval::StorySamples> held(first_held, samples.end());
+  samples.erase(first_held, samples.end());
   const std::vector<std::string> prefs = eval::build_story_prefs(samples, f.options);
+  // Twins on the held-out openings: never trained on; `pad eval-pairs` checks the PersRM flips with them.
+  const std::vector<std::string> held_prefs = eval::build_story_prefs(held, f.options);
   std::vector<OJson> eval_rows, sample_rows;
   for (const auto& o : openings)
     if (o.held_out) eval_rows.push_back({{"id", o.id}, {"prompt", o.text}});
@@ -88,15 +93,19 @@ void run_story_world(const StoryWorldFlags& f) {
   OJson stats = {{"n", st.n}, {"mean", st.mean}, {"share_above_half", st.share_high},
                  {"seed", f.options.seed}, {"base", std::filesystem::path(f.base).filename().string()}};
   std::filesystem::create_directories(f.out);
-  std::string pref_text;
-  for (const auto& l : prefs) pref_text += l + "\n";
-  write_file_atomic(f.out + "/prefs.jsonl", pref_text);
+  auto lines = [](const std::vector<std::string>& v) {
+    std::string text;
+    for (const auto& l : v) text += l + "\n";
+    return text;
+  };
+  write_file_atomic(f.out + "/prefs.jsonl", lines(prefs));
+  write_file_atomic(f.out + "/heldout-prefs.jsonl", lines(held_prefs));
   write_file_atomic(f.out + "/eval.jsonl", jsonl(eval_rows));
   write_file_atomic(f.out + "/samples.jsonl", jsonl(sample_rows));
   write_file_atomic(f.out + "/base-stats.json", stats.dump(2) + "\n");
   std::cout << "wrote " << f.out << ": " << sample_rows.size() << " base samples over " << samples.size()
             << " openings, " << prefs.size() << " preference lines (" << prefs.size() / 2 << " twin groups), "
-            << eval_rows.size() << " held-out openings (seed " << f.options.seed << ")\nbase distribution:";
+            << eval_rows.size() << " held-out openings with " << held_prefs.size() / 2 << " twin groups (seed " << f.options.seed << ")\nbase distribution:";
   for (const auto& a : eval::kStoryAttributes)
     std::printf(" %s %.2f (%.0f%% > 0.5);", std::string(a).c_str(), st.mean.at(std::string(a)),
                 100 * st.share_high.at(std::string(a)));

@@ -70,11 +70,11 @@ struct StoryWorldOptions {
   uint64_t seed = 1;
   int n_train_openings = 120;  // distinct openings for preference data
   int n_eval_openings = 40;    // held-out openings (other names, characters and sentence forms)
-  int n_samples = 8;           // base samples per training opening (data generation)
+  int n_samples = 12;          // base samples per opening (data generation)
   int n_predict = 96;          // new tokens per sample
   float temperature = 1.0f;    // base sampling temperature
   double margin = 0.5;         // a judge prefers a over b when score_a - score_b >= margin
-  int max_twins_per_opening = 6;  // twin groups kept per opening (each a pair under two principles)
+  int max_twins_per_opening = 10;  // twin groups kept per opening (each a pair under two principles)
   void validate() const;          // throws std::invalid_argument
 };
 
