@@ -23,3 +23,13 @@ target_link_libraries(test_persona_e2e PRIVATE GTest::gtest GTest::gtest_main pa
 target_compile_definitions(test_persona_e2e PRIVATE ${PAD_TEST_DEFS})
 gtest_discover_tests(test_persona_e2e DISCOVERY_TIMEOUT 60 PROPERTIES TIMEOUT 1500)
 add_dependencies(test_persona_e2e pad)
+
+# The story world (issue 12): judges on hand-written stories, openings, twin building. No models.
+pad_test(test_stories test_stories.cpp)
+target_link_libraries(test_stories PRIVATE pad_eval)
+
+# The story world from the command line: data determinism, bad input, and the committed story PersRM
+# ranking held-out twins by the principle. About a minute.
+pad_test(test_stories_cli test_stories_cli.cpp)
+target_link_libraries(test_stories_cli PRIVATE pad_util)
+add_dependencies(test_stories_cli pad)

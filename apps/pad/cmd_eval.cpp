@@ -130,7 +130,31 @@ void add_eval_commands(CLI::App& app) {
                     "with --contrastive: share of items that are weighted two-principle pairs")->capture_default_str();
   auto no_notes = std::make_shared<bool>(false);
   world->add_flag("--no-notes", *no_notes, "leave the subject's fact values out of benign requests");
-  world->callback([wf, no_notes] {
+  // The story world: on-policy data from a pretrained base (cmd_eval_stories.cpp).
+  auto which = std::make_shared<std::string>("prefworld");
+  auto sf = std::make_shared<StoryWorldFlags>();
+  world->add_option("--world", *which, "prefworld (default) | stories: story openings continued by --base, "
+                                       "ranked by the story judges into contrastive twins")
+      ->check(CLI::IsMember({"prefworld", "stories"}));
+  world->add_option("--base", sf->base, "stories: the pretrained base model directory")->capture_default_str();
+  world->add_option("--n-openings", sf->options.n_train_openings, "stories: training openings (≤ 120)")
+      ->capture_default_str();
+  world->add_option("--n-eval-openings", sf->options.n_eval_openings, "stories: held-out openings (≤ 40)")
+      ->capture_default_str();
+  world->add_option("--n-samples", sf->options.n_samples, "stories: base samples per opening")->capture_default_str();
+  world->add_option("--n-predict", sf->options.n_predict, "stories: new tokens per sample")->capture_default_str();
+  world->add_option("--margin", sf->options.margin, "stories: judge score difference that orders a pair")
+      ->capture_default_str();
+  world->add_option("--max-twins", sf->options.max_twins_per_opening, "stories: twin groups per opening")
+      ->capture_default_str();
+  world->add_option("--threads", sf->threads, "stories: threads (0 = all cores)");
+  world->callback([wf, no_notes, which, sf] {
+    if (*which == "stories") {
+      sf->out = wf->out;
+      sf->options.seed = wf->options.seed;
+      run_story_world(*sf);
+      return;
+    }
     wf->options.facts_in_prompt = !*no_notes;
     run_world(*wf);
   });

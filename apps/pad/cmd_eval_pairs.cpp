@@ -26,6 +26,7 @@ struct PairsFlags {
   std::string data;  // JSONL of pairs
   int limit = 0;     // first N pairs; 0 = all
   std::string chat_template;  // --chat-template FILE|NAME override
+  std::string pref_template = kDefaultGuidelineTemplate;  // as `pad train persrm --pref-template`
 };
 
 struct Pair {
@@ -83,6 +84,7 @@ void run_pairs(const PairsFlags& f) {
     spec.user = p.prompt;
     spec.preference = Preference::joined_from({p.principle});
     spec.chat_template_override = f.chat_template;
+    spec.guideline_template = f.pref_template;
     RequestPrompts prompts = build_prompts(*tok, spec, Strategy::kPad);
     std::vector<double> r = engine.sequence_rewards(prompts, {response_ids(*tok, p.chosen), response_ids(*tok, p.rejected)});
     const double m = r[0] - r[1];
@@ -114,6 +116,9 @@ void add_eval_pairs_command(CLI::App& app) {
   e->add_option("--data", f->data, "JSONL of preference pairs")->required();
   e->add_option("--chat-template", f->chat_template, kChatTemplateHelp);
   e->add_option("--limit", f->limit, "first N pairs (0 = all)")->capture_default_str();
+  e->add_option("--pref-template", f->pref_template,
+                "guideline template with {principle} and {prompt} (the one the PersRM was trained with; "
+                "the story world's is \"Principle: {principle}. {prompt}\")");
   e->callback([f] { run_pairs(*f); });
 }
 

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -20,6 +21,7 @@
 #include "pad/decode/prompts.h"
 #include "pad/eval/judges.h"
 #include "pad/eval/report.h"
+#include "pad/eval/stories.h"
 #include "pad/tokenizer/tokenizer.h"
 #include "pad/util/error.h"
 #include "pad/util/file.h"
@@ -38,7 +40,8 @@ struct EvalFlags {
   ModelFlags model;
   PersRmFlags rm;
   std::string eval_file;  // eval.jsonl: {"id", "prompt", "subject", "harmful"} per line
-  std::string kb;         // kb.json the judges read
+  std::string kb;         // kb.json the judges read (prefworld)
+  std::string world = "prefworld";  // whose judges: prefworld | stories (story judges, no kb)
   std::string chat_template;  // --chat-template FILE|NAME override
   std::string out;        // output directory
   std::vector<std::string> methods = {"base", "prompt", "best-of-n", "pad", "pad-joined", "pad-weighted"};
@@ -61,15 +64,27 @@ struct EvalFlags {
   eval::BootstrapOptions bootstrap;    // selectivity CIs
 };
 
+// The judged attributes of a world, in table order.
+std::vector<std::string> world_attributes(const std::string& world) {
+  if (world == "stories") return {eval::kStoryAttributes.begin(), eval::kStoryAttributes.end()};
+  return {eval::kAttributes.begin(), eval::kAttributes.end()};
+}
+
+// Throws std::invalid_argument (naming the known attributes) unless `a` is one of the world's.
+void check_attribute(const std::string& world, const std::string& a) {
+  if (world == "stories") eval::story_attribute_index(a);
+  else eval::attribute_index(a);
+}
+
 // --phrasings "be funny=humor" -> {"be funny": "humor"}; validated before any model is loaded.
-std::map<std::string, std::string> parse_phrasings(const std::vector<std::string>& specs) {
+std::map<std::string, std::string> parse_phrasings(const std::vector<std::string>& specs, const std::string& world) {
   std::map<std::string, std::string> out;
   for (const std::string& s : specs) {
     const size_t eq = s.rfind('=');
     if (eq == std::string::npos || eq == 0 || eq + 1 == s.size())
       throw_invalid("--phrasings '", s, "' is not TEXT=ATTRIBUTE (e.g. \"be funny=humor\")");
     try {
-      eval::attribute_index(s.substr(eq + 1));
+      check_attribute(world, s.substr(eq + 1));
     } catch (const std::invalid_argument& e) {
       throw_invalid("--phrasings '", s, "': ", e.what());
     }
@@ -96,13 +111,29 @@ struct MethodRun {
   std::vector<Target> targets;
 };
 
+// One output's judge scores, in the order of `names` (the world's attributes).
+struct Scores {
+  const std::vector<std::string>* names = nullptr;
+  std::vector<double> values;
+  double get(std::string_view a) const {
+    for (size_t i = 0; i < names->size(); ++i)
+      if ((*names)[i] == a) return values[i];
+    throw_invalid("unknown attribute '", a, "'");
+  }
+  OJson to_json() const {
+    OJson j = OJson::object();
+    for (size_t i = 0; i < names->size(); ++i) j[(*names)[i]] = std::round(values[i] * 1e4) / 1e4;
+    return j;
+  }
+};
+
 struct Output {
   size_t item = 0;
   const MethodRun* run = nullptr;
   size_t target = 0;
   PadResult result;
   std::string text;
-  eval::JudgeScores scores;
+  Scores scores;
   std::optional<double> reward;          // PersRM sequence reward under the target preference
   std::map<std::string, double> rewards;  // base: under each principle
   const Target& tgt() const { return run->targets[target]; }
@@ -115,6 +146,7 @@ struct Context {
   PersRm rm;
   std::vector<EvalItem> items;
   std::vector<int> stops;
+  std::vector<std::string> attributes;  // the world's judged attributes
 };
 
 // Progress on stderr: a redrawn bar on a terminal, else a plain line per phase and every ~10 s.
@@ -168,9 +200,9 @@ void require_file(const std::string& path, const char* flag) {
   if (!file_exists(path) && !is_directory(path)) throw_invalid(flag, " ", path, ": no such file or directory");
 }
 
-void require_principle(const std::string& p, const char* flag) {
+void require_principle(const std::string& world, const std::string& p, const char* flag) {
   try {
-    eval::attribute_index(p);
+    check_attribute(world, p);
   } catch (const std::invalid_argument& e) {
     throw_invalid(flag, ": ", e.what());  // e.what() names the known attributes
   }
@@ -201,11 +233,11 @@ std::vector<EvalItem> read_eval_items(const std::string& path, int limit) {
   return items;
 }
 
-std::pair<std::string, std::string> parse_pair(const std::string& spec, const char* flag) {
+std::pair<std::string, std::string> parse_pair(const std::string& world, const std::string& spec, const char* flag) {
   const auto parts = split(spec, '+');
   if (parts.size() != 2 || parts[0] == parts[1])
     throw_invalid(flag, " '", spec, "' is not two different principles joined by '+' (e.g. helpful+humor)");
-  for (const auto& p : parts) require_principle(p, flag);
+  for (const auto& p : parts) require_principle(world, p, flag);
   return {parts[0], parts[1]};
 }
 
@@ -221,9 +253,9 @@ Target weighted_target(const std::string& a, double wa, const std::string& b, do
 // Methods to run, validated before any model is loaded.
 std::vector<MethodRun> plan_runs(const EvalFlags& f) {
   if (f.principles.empty()) throw_invalid("--principles: give at least one");
-  for (const auto& p : f.principles) require_principle(p, "--principles");
+  for (const auto& p : f.principles) require_principle(f.world, p, "--principles");
   std::vector<std::pair<std::string, std::string>> pairs;
-  for (const auto& s : f.pairs) pairs.push_back(parse_pair(s, "--pairs"));
+  for (const auto& s : f.pairs) pairs.push_back(parse_pair(f.world, s, "--pairs"));
   if (f.pairs.empty())
     for (size_t i = 0; i < f.principles.size(); ++i)
       for (size_t j = i + 1; j < f.principles.size(); ++j) pairs.emplace_back(f.principles[i], f.principles[j]);
@@ -237,10 +269,10 @@ std::vector<MethodRun> plan_runs(const EvalFlags& f) {
     if (name == "prompt" || name == "best-of-n" || name == "pad")
       for (const auto& p : f.principles) m.targets.push_back({p, Preference::joined_from({p})});
     if (name == "pad") {
-      for (const auto& [text, attr] : parse_phrasings(f.phrasings))
+      for (const auto& [text, attr] : parse_phrasings(f.phrasings, f.world))
         m.targets.push_back({text, Preference::joined_from({text})});
       for (const auto& u : f.unseen) {
-        require_principle(u, "--unseen");
+        require_principle(f.world, u, "--unseen");
         m.targets.push_back({u, Preference::joined_from({u})});
         for (const auto& p : f.principles) m.targets.push_back({p + " and " + u, Preference::joined_from({p, u})});
       }
@@ -261,7 +293,7 @@ std::vector<MethodRun> plan_runs(const EvalFlags& f) {
   std::pair<std::string, std::string> ab;
   if (!f.frontier.empty()) {
     if (f.frontier.size() != 2) throw_invalid("--frontier takes two principles, e.g. helpful,humor");
-    ab = parse_pair(f.frontier[0] + "+" + f.frontier[1], "--frontier");
+    ab = parse_pair(f.world, f.frontier[0] + "+" + f.frontier[1], "--frontier");
   } else if (!pairs.empty()) {
     ab = pairs.front();
   } else {
@@ -279,7 +311,12 @@ std::vector<MethodRun> plan_runs(const EvalFlags& f) {
 void validate(const EvalFlags& f) {
   require_file(f.model.model, "-m");
   require_file(f.eval_file, "--eval");
-  require_file(f.kb, "--kb");
+  if (f.world != "prefworld" && f.world != "stories")
+    throw_invalid("--world '", f.world, "' is not known (expected prefworld or stories)");
+  if (f.world == "prefworld") {
+    if (f.kb.empty()) throw_invalid("--kb is required for the prefworld judges (kb.json)");
+    require_file(f.kb, "--kb");
+  }
   for (const auto* p : {&f.rm.persrm, &f.rm.persrm_lora, &f.rm.persrm_head})
     if (!p->empty()) require_file(*p, "PersRM");
   if (f.n_predict < 1) throw_invalid("-n ", f.n_predict, " is out of range (expected ≥ 1)");
@@ -296,6 +333,7 @@ PromptSpec prompt_spec(const EvalFlags& f, const EvalItem& item, const Preferenc
   s.user = item.prompt;
   s.preference = pref;
   s.chat_template_override = f.chat_template;
+  if (f.world == "stories") s.guideline_template = eval::kStoryGuidelineTemplate;
   return s;
 }
 
@@ -339,10 +377,20 @@ std::vector<Output> run_method(const Context& c, const MethodRun& m, Progress& p
   return outputs;
 }
 
-void judge_outputs(const Context& c, const eval::Judges& judges, std::vector<Output>& outputs) {
+// Scores every output with the world's judges (the story judges read the continuation only).
+void judge_outputs(const Context& c, std::vector<Output>& outputs) {
+  std::optional<eval::Judges> judges;
+  if (c.flags.world == "prefworld") judges.emplace(eval::KnowledgeBase::load(c.flags.kb));
   for (Output& o : outputs) {
     const EvalItem& it = c.items[o.item];
-    o.scores = judges.score(eval::JudgeInput{it.prompt, o.text, it.subject, it.harmful});
+    o.scores.names = &c.attributes;
+    if (judges) {
+      const auto v = judges->score(eval::JudgeInput{it.prompt, o.text, it.subject, it.harmful}).values;
+      o.scores.values.assign(v.begin(), v.end());
+    } else {
+      const auto v = eval::judge_story(o.text);
+      o.scores.values.assign(v.begin(), v.end());
+    }
   }
 }
 
@@ -458,7 +506,7 @@ void write_reports(const Context& c, const std::vector<Output>& outputs, const s
   eval::write_report(dir + "/results.jsonl", lines);
 
   const std::vector<Group> groups = group_outputs(outputs);
-  std::vector<std::string> attributes(eval::kAttributes.begin(), eval::kAttributes.end());
+  const std::vector<std::string>& attributes = c.attributes;
   OJson summary = {{"n_prompts", c.items.size()}, {"attributes", attributes}, {"groups", OJson::array()}};
   const EvalFlags& f = c.flags;
   summary["settings"] = {{"w", f.w},         {"k", f.k},         {"n_predict", f.n_predict},
@@ -469,7 +517,7 @@ void write_reports(const Context& c, const std::vector<Output>& outputs, const s
   std::string fx, fy;            // the sweep's two principles
   std::vector<double> frontier_s;  // w(fx) of each point
   PersonalizationInput pin;
-  pin.trained = f.principles, pin.phrasings = parse_phrasings(f.phrasings), pin.unseen = f.unseen;
+  pin.trained = f.principles, pin.phrasings = parse_phrasings(f.phrasings, f.world), pin.unseen = f.unseen;
   pin.attributes = attributes, pin.bootstrap = f.bootstrap;
   for (const Group& g : groups) {
     GroupScores gs{g.method, g.preference, {}, {}, -1};
@@ -533,7 +581,6 @@ void write_reports(const Context& c, const std::vector<Output>& outputs, const s
 void run_eval(const EvalFlags& f) {
   validate(f);
   const std::vector<MethodRun> runs = plan_runs(f);
-  eval::Judges judges(eval::KnowledgeBase::load(f.kb));
   std::vector<EvalItem> items = read_eval_items(f.eval_file, f.limit);
   if (!has_tokenizer(f.model.model)) throw_invalid(f.model.model, ": no tokenizer (pad eval needs text prompts)");
   std::filesystem::create_directories(f.out);
@@ -541,7 +588,7 @@ void run_eval(const EvalFlags& f) {
   std::shared_ptr<const Tokenizer> tok = Tokenizer::load(f.model.model);
   PersRm rm = load_persrm(f.rm, f.model, *base, tok);
   if (rm.bridge) throw_invalid("pad eval needs a PersRM that shares the base model's vocabulary");
-  Context c{f, base, tok, rm, std::move(items), stop_ids(base->config(), tok.get())};
+  Context c{f, base, tok, rm, std::move(items), stop_ids(base->config(), tok.get()), world_attributes(f.world)};
   size_t total = 0;
   for (const auto& m : runs) total += m.targets.size() * c.items.size();
   const bool with_rm = rm.form != PersRm::Form::kNone;
@@ -555,7 +602,7 @@ void run_eval(const EvalFlags& f) {
     t_method_s[m.name] = std::chrono::duration<double>(Clock::now() - t0).count();
     outputs.insert(outputs.end(), std::make_move_iterator(o.begin()), std::make_move_iterator(o.end()));
   }
-  judge_outputs(c, judges, outputs);
+  judge_outputs(c, outputs);
   if (with_rm) reward_outputs(c, outputs, progress);
   write_reports(c, outputs, t_method_s);
 }
@@ -573,7 +620,9 @@ void add_eval_run_command(CLI::App& app) {
   e->add_option("--persrm-head", f->rm.persrm_head, "PersRM as a value head (safetensors v_head.summary.*)");
   e->add_option("--eval", f->eval_file, "evaluation prompts (PrefWorld's eval.jsonl)")->required();
   e->add_option("--chat-template", f->chat_template, kChatTemplateHelp);
-  e->add_option("--kb", f->kb, "knowledge base the judges read (kb.json)")->required();
+  e->add_option("--kb", f->kb, "knowledge base the judges read (kb.json; prefworld)");
+  e->add_option("--world", f->world, "whose judges score the outputs: prefworld (needs --kb) | stories")
+      ->capture_default_str();
   e->add_option("--out", f->out, "output directory (created if missing)")->required();
   e->add_option("--methods", f->methods, "methods to run")->delimiter(',')->capture_default_str();
   e->add_option("--principles", f->principles, "principles (judged attributes)")->delimiter(',')->capture_default_str();
@@ -598,7 +647,12 @@ void add_eval_run_command(CLI::App& app) {
       ->delimiter(',');
   e->add_option("--bootstrap", f->bootstrap.n_resamples, "bootstrap resamples for selectivity CIs")->capture_default_str();
   e->add_option("--bootstrap-seed", f->bootstrap.seed, "bootstrap seed")->capture_default_str();
-  e->callback([f] { run_eval(*f); });
+  e->callback([f] {
+    // The story world's principles default to its own attributes.
+    if (f->world == "stories" && f->principles == std::vector<std::string>{"helpful", "harmless", "humor"})
+      f->principles = world_attributes("stories");
+    run_eval(*f);
+  });
 }
 
 }  // namespace pad::cli
