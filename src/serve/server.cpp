@@ -45,6 +45,7 @@ void ServerOptions::validate() const {
   if (http_threads < 2) throw_invalid("http threads ", http_threads, " is out of range (expected ≥ 2)");
   if (read_timeout_ms < 1) throw_invalid("read timeout ", read_timeout_ms, " ms is out of range (expected ≥ 1)");
   if (write_timeout_ms < 1) throw_invalid("write timeout ", write_timeout_ms, " ms is out of range (expected ≥ 1)");
+  if (send_buffer_bytes < 0) throw_invalid("send buffer ", send_buffer_bytes, " bytes is out of range (expected ≥ 0)");
   if (default_max_tokens < 1) throw_invalid("default max tokens ", default_max_tokens, " is out of range");
   if (!(max_wall_ms > 0)) throw_invalid("max wall time ", max_wall_ms, " ms is out of range (expected > 0)");
   if (!guideline_template.empty()) apply_guideline(guideline_template, "p", "q");  // throws without {prompt}
@@ -129,7 +130,8 @@ namespace {
 // library). Under 64 clients on a loaded machine the accept queue then overflows, and a connection
 // whose handshake the kernel gave up on fails on the client's first read. A second listen() on the
 // same socket raises the backlog; the socket is found by its port.
-void raise_listen_backlog(int port) {
+// Accepted connections inherit the socket's SO_SNDBUF (ServerOptions::send_buffer_bytes).
+void tune_listening_socket(int port, int send_buffer_bytes) {
   for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
     int fd = -1;
     try {
@@ -145,7 +147,9 @@ void raise_listen_backlog(int port) {
     if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &alen) != 0) continue;
     const int p = addr.ss_family == AF_INET ? ntohs(reinterpret_cast<sockaddr_in*>(&addr)->sin_port)
                   : addr.ss_family == AF_INET6 ? ntohs(reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port) : -1;
-    if (p == port) ::listen(fd, SOMAXCONN);
+    if (p != port) continue;
+    ::listen(fd, SOMAXCONN);
+    if (send_buffer_bytes > 0) ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &send_buffer_bytes, sizeof send_buffer_bytes);
   }
 }
 
@@ -209,7 +213,7 @@ int Server::bind() {
   port_ = options_.port == 0 ? http_->bind_to_any_port(options_.host)
                              : (http_->bind_to_port(options_.host, options_.port) ? options_.port : -1);
   if (port_ < 0) throw_runtime("serve: cannot listen on ", options_.host, ":", options_.port, " (in use, or not an address here)");
-  raise_listen_backlog(port_);
+  tune_listening_socket(port_, options_.send_buffer_bytes);
   return port_;
 }
 

@@ -57,6 +57,8 @@ struct ServerOptions {
   int http_threads = 96;           // concurrent connections served
   int read_timeout_ms = 15000;     // a client that stalls mid-request is cut off after this
   int write_timeout_ms = 5000;     // a client that stops reading its reply is cut off after this
+  int send_buffer_bytes = 0;       // SO_SNDBUF of each connection (0: the kernel's, autotuned up to MBs):
+                                   // what a client that stops reading leaves queued before the write timeout
   std::string guideline_template;  // "" = the default (preference.h)
   void validate() const;
 };
