@@ -197,4 +197,40 @@ for f in sorted(os.listdir(td("tokenizers"))):
             if text and text not in seen:
                 put("tokenizer_roundtrip", f"text-{len(seen):03d}.txt", text)
                 seen.add(text)
+# --- adapter_config: the committed LoRA's PEFT config (rank 8: it meets the harness's rank-2
+# tensors and fails on their shapes) and variants that fit them (rank 2, some targets, rsLoRA).
+REPO = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+peft = json.loads(open(os.path.join(REPO, "models", "persrm-lora", "adapter_config.json")).read())
+put("adapter_config", "persrm-lora.json", json.dumps(peft, indent=2))
+for i, (targets, rs) in enumerate([("all-linear", False), (["q_proj", "v_proj"], True),
+                                   (["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"], False)]):
+    put("adapter_config", f"rank2-{i}.json", json.dumps(dict(peft, r=2, lora_alpha=4, target_modules=targets, use_rslora=rs)))
+
+# --- train_data: first byte = mode (0 prefs JSONL, 1 SFT JSONL, 2 SFT text; +4 strict, +8 short
+# limit), then the file: data.h's line shapes, good and bad lines mixed.
+prefs = "\n".join([
+    json.dumps({"prompt": "Tell me about caves.", "preference": "humor", "chosen": "Caves are dark jokes.", "rejected": "Caves."}),
+    json.dumps({"prompt": "What do cats eat?", "weights": {"humor": 1.0, "helpful": 0.5}, "chosen": "Fish.", "rejected": "No.", "group": "g1"}),
+    json.dumps({"prompt": "Hi", "preference": ["humor", "harmless"], "chosen": "Hello!", "rejected": "…", "group": "g1"}),
+    "{\"prompt\": \"bad\"}", "not json", "",
+    json.dumps({"prompt": "Ünïcode ☃", "preference": "concise", "chosen": "☃", "rejected": "snowman"}, ensure_ascii=False)])
+sft = "\n".join([json.dumps({"prompt": "Tell me about caves.", "response": "They are dark."}),
+                 json.dumps({"prompt": "2+2?", "response": "4"}), "{\"prompt\": 3}", "[1]"])
+text = "A plain line of text.\nAnother one, ünïcode ☃.\n\n   \nlast"
+for mode, body in [(0, prefs), (4, prefs), (8, prefs), (1, sft), (5, sft), (9, sft), (2, text), (10, text)]:
+    put("train_data", f"mode{mode}.txt", bytes([mode]) + body.encode())
+
+# --- api_request: first byte odd = chat, even = completions; then the body (DESIGN §6 shapes).
+chat = {"model": "base", "messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Tell me about caves."}],
+        "max_tokens": 16, "temperature": 0.7, "top_p": 0.9, "seed": 3, "stop": ["\n\n", "END"], "n": 2,
+        "stream": True, "stream_options": {"include_usage": True}, "logprobs": True, "top_logprobs": 3, "user": "u1",
+        "preference": "humor", "pad": {"strategy": "pad", "w": 1.5, "k": 10, "rule": "topk", "persrm": "lora", "n_best": 4}}
+put("api_request", "chat-full.json", b"\x01" + json.dumps(chat).encode())
+put("api_request", "chat-weights.json", b"\x01" + json.dumps({"messages": [{"role": "user", "content": [{"type": "text", "text": "Hi"}]}],
+    "preference_weights": {"humor": 1.0, "helpful": 0.5}, "max_completion_tokens": 8, "pad": {"rule": "full"}}).encode())
+put("api_request", "chat-min.json", b"\x01" + json.dumps({"messages": [{"role": "developer", "content": "x"}, {"role": "user", "content": "y"}]}).encode())
+put("api_request", "completion.json", b"\x00" + json.dumps({"model": "base", "prompt": ["Once upon a time"], "max_tokens": 8,
+    "logprobs": 2, "stop": "\n", "temperature": 0, "preference": ["humor", "harmless"], "pad": {"strategy": "best-of-n", "n_best": 2}}).encode())
+put("api_request", "completion-nulls.json", b"\x00" + json.dumps({"prompt": "x", "temperature": None, "stop": None, "pad": None}).encode())
+
 print("wrote", sum(len(fs) for _, _, fs in os.walk(OUT)), "seeds under", OUT)

@@ -16,3 +16,7 @@ target_link_libraries(test_serve_load PRIVATE pad_serve)
 add_executable(serve_load serve_load_main.cpp)
 target_link_libraries(serve_load PRIVATE pad_serve)
 target_compile_definitions(serve_load PRIVATE ${PAD_TEST_DEFS})
+
+# Hostile and broken clients: stalls, slow readers, clients that leave, 10,000 malformed requests.
+pad_test(test_serve_faults test_serve_faults.cpp)
+target_link_libraries(test_serve_faults PRIVATE pad_serve)

@@ -99,5 +99,27 @@ TEST(FuzzRegressions, ModelConfigParamCountDoesNotOverflow) {
   EXPECT_EQ(small.n_params(), 80 + 64 + 96 + 8 + 4);
 }
 
+// `pad generate --file` JSONL lines: {"k": 1e300} was cast to int by nlohmann's value<int>()
+// (undefined behaviour, garbage k in a Release build); now a clear error naming the line and field.
+TEST(FuzzRegressions, JsonlRequestNumbersOutOfRangeAreErrors) {
+  const std::string dir = test::scratch_dir("jsonl-numbers");
+  const std::string models = std::string(PAD_SOURCE_DIR) + "/models";
+  const std::vector<std::pair<std::string, std::string>> lines = {
+      {"{\"prompt\": \"x\", \"k\": 1e300}", "'k'"},
+      {"{\"prompt\": \"x\", \"n_predict\": -1e300}", "'n_predict'"},
+      {"{\"prompt\": \"x\", \"seed\": 1e30}", "'seed'"},
+      {"{\"prompt\": \"x\", \"temperature\": \"hot\"}", "'temperature'"},
+      {"{\"prompt\": \"x\", \"w\": 1e308}", "'w'"}};
+  for (const auto& [line, field] : lines) {
+    {
+      std::ofstream(dir + "/r.jsonl") << "{\"prompt\": \"fine\"}\n" << line << "\n";
+    }
+    test::CmdResult r = test::pad_cmd("generate -m " + models + "/base --file " + dir + "/r.jsonl -n 2");
+    EXPECT_EQ(r.code, 2) << line << ": " << r.out;
+    EXPECT_NE(r.out.find("r.jsonl:2:"), std::string::npos) << line << ": " << r.out;
+    EXPECT_NE(r.out.find(field), std::string::npos) << line << ": " << r.out;
+  }
+}
+
 }  // namespace
 }  // namespace pad

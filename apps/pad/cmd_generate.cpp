@@ -1,5 +1,6 @@
 // `pad generate`: plain decoding, preference prompting, PAD and best-of-n over one prompt (streamed)
 // or many (--file prompts.jsonl → JSONL), with the PersRM as a full model, a LoRA or a value head.
+#include <cmath>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -118,11 +119,25 @@ std::vector<RequestSpec> read_jsonl_requests(const GenerateFlags& f, const std::
       r.text = j["prompt"].get<std::string>();
       r.prompt = prompt_spec(f, r.text, preference_from(joined, weights));
       r.request = base_request(f);
-      r.request.pad.w = j.value("w", f.w);
-      r.request.pad.k = j.value("k", f.k);
-      r.request.sampling.temperature = j.value("temperature", f.sampling.temperature);
-      r.request.sampling.seed = j.value("seed", f.sampling.seed);
-      r.request.n_predict = j.value("n_predict", f.n_predict);
+      // Checked by hand: nlohmann's value<int>() casts a float such as 1e300 to int, which is
+      // undefined behaviour (found by reading, confirmed with UBSan; test_fuzz_regressions).
+      auto number = [&](const char* name, double fallback, double lo, double hi, bool whole) {
+        if (!j.contains(name)) return fallback;
+        const nlohmann::json& v = j[name];
+        const double x = v.is_number() ? v.get<double>() : std::nan("");
+        if (!(x >= lo && x <= hi) || (whole && std::floor(x) != x))
+          throw std::invalid_argument(std::string("'") + name + "' must be " + (whole ? "an integer" : "a number") +
+                                      " from " + std::to_string(lo) + " to " + std::to_string(hi) + ", not " + v.dump());
+        return x;
+      };
+      r.request.pad.w = number("w", f.w, -1e6, 1e6, false);
+      r.request.pad.k = static_cast<int>(number("k", f.k, 1, 1e6, true));
+      r.request.sampling.temperature = static_cast<float>(number("temperature", f.sampling.temperature, 0, 100, false));
+      if (j.contains("seed")) {
+        if (!j["seed"].is_number_unsigned()) throw std::invalid_argument("'seed' must be a non-negative integer, not " + j["seed"].dump());
+        r.request.sampling.seed = j["seed"].get<uint64_t>();
+      }
+      r.request.n_predict = static_cast<int>(number("n_predict", f.n_predict, 1, 1 << 24, true));
       out.push_back(std::move(r));
     } catch (const nlohmann::json::exception& e) {
       throw_invalid(path, ":", line_no, ": ", e.what());

@@ -142,9 +142,12 @@ PadFields parse_pad(const json& body) {
       throw invalid_field("pad." + key, "unknown field 'pad." + key + "' (expected strategy, w, k, rule, persrm, n_best)");
   if (const json* v = field(*pad, "strategy")) {
     const std::string s = string(*v, "pad.strategy");
-    if (s != "base" && s != "prompt" && s != "pad" && s != "best-of-n")
-      throw invalid_field("pad.strategy", "'pad.strategy' is '" + s + "' (expected base, prompt, pad or best-of-n)");
-    f.strategy = parse_strategy(s);
+    // Mapped here, not with parse_strategy (engine.cpp), so the parser builds alone (fuzz/).
+    static const std::pair<const char*, Strategy> names[] = {
+        {"base", Strategy::kBase}, {"prompt", Strategy::kPrompt}, {"pad", Strategy::kPad}, {"best-of-n", Strategy::kBestOfN}};
+    for (const auto& [name, st] : names)
+      if (s == name) f.strategy = st;
+    if (!f.strategy) throw invalid_field("pad.strategy", "'pad.strategy' is '" + s + "' (expected base, prompt, pad or best-of-n)");
   }
   if (const json* v = field(*pad, "w")) f.w = number(*v, "pad.w");
   if (const json* v = field(*pad, "k")) {

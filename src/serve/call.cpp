@@ -200,9 +200,16 @@ Usage Call::usage() const {
   return u;
 }
 
-json Call::wait_response() {
+std::optional<json> Call::wait_response(const std::function<bool()>& client_gone) {
   std::unique_lock<std::mutex> lock(mu_);
-  cv_.wait(lock, [&] { return std::all_of(slots_.begin(), slots_.end(), [](const Slot& s) { return s.done; }); });
+  auto done = [&] { return std::all_of(slots_.begin(), slots_.end(), [](const Slot& s) { return s.done; }); };
+  while (!cv_.wait_for(lock, std::chrono::milliseconds(100), done)) {
+    if (!client_gone) continue;
+    lock.unlock();  // the probe makes system calls; the scheduler's callbacks need the lock
+    const bool gone = client_gone();
+    lock.lock();
+    if (gone && !done()) return std::nullopt;
+  }
   std::vector<Choice> choices;
   for (Slot& s : slots_) {
     if (s.result.stop_reason == "error") throw ApiError(500, "server_error", "internal error: " + s.result.error);

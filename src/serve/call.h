@@ -5,8 +5,10 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -39,8 +41,9 @@ class Call : public std::enable_shared_from_this<Call> {
   const std::vector<uint64_t>& ids() const { return ids_; }
 
   // Non-streamed: blocks until every choice is done, then the response (throws ApiError 500 when
-  // the engine failed a choice).
-  nlohmann::json wait_response();
+  // the engine failed a choice). `client_gone`, asked every 100 ms while waiting, ends the wait
+  // early: then nullopt (the caller cancels the engine requests).
+  std::optional<nlohmann::json> wait_response(const std::function<bool()>& client_gone = {});
   // Streamed: waits up to `timeout` for events and returns the SSE text they make (maybe empty);
   // `finished` turns true once [DONE] is in the text.
   std::string next_events(std::chrono::milliseconds timeout, bool& finished);

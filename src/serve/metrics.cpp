@@ -13,6 +13,7 @@ std::string metrics_text(const EngineStats& s, ServerCounters& counters, int in_
     for (const auto& [status, n] : counters.requests_by_status)
       o << "pad_requests_total{status=\"" << status << "\"} " << n << "\n";
     o << "# TYPE pad_prompt_tokens_total counter\npad_prompt_tokens_total " << counters.prompt_tokens << "\n";
+    o << "# TYPE pad_client_disconnects_total counter\npad_client_disconnects_total " << counters.disconnects << "\n";
   }
   o << "# TYPE pad_tokens_total counter\n";
   for (const auto& [strategy, n] : s.tokens_by_strategy) o << "pad_tokens_total{strategy=\"" << strategy << "\"} " << n << "\n";

@@ -4,8 +4,12 @@
 
 #include <httplib.h>
 
+#include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
+
+#include <cerrno>
 
 #include <ctime>
 #include <filesystem>
@@ -39,6 +43,9 @@ void ServerOptions::validate() const {
   if (max_queue < 1) throw_invalid("--max-queue ", max_queue, " is out of range (expected ≥ 1)");
   if (n_ctx < 0) throw_invalid("--ctx ", n_ctx, " is out of range (expected ≥ 0)");
   if (http_threads < 2) throw_invalid("http threads ", http_threads, " is out of range (expected ≥ 2)");
+  if (read_timeout_ms < 1) throw_invalid("read timeout ", read_timeout_ms, " ms is out of range (expected ≥ 1)");
+  if (write_timeout_ms < 1) throw_invalid("write timeout ", write_timeout_ms, " ms is out of range (expected ≥ 1)");
+  if (send_buffer_bytes < 0) throw_invalid("send buffer ", send_buffer_bytes, " bytes is out of range (expected ≥ 0)");
   if (default_max_tokens < 1) throw_invalid("default max tokens ", default_max_tokens, " is out of range");
   if (!(max_wall_ms > 0)) throw_invalid("max wall time ", max_wall_ms, " ms is out of range (expected > 0)");
   if (!guideline_template.empty()) apply_guideline(guideline_template, "p", "q");  // throws without {prompt}
@@ -57,7 +64,9 @@ namespace {
 
 void send_error(httplib::Response& res, const ApiError& e) {
   res.status = e.status;
-  res.set_content(error_body(e).dump(), "application/json");
+  // replace: a message can quote the request's path or a header, which may not be UTF-8 (dump()
+  // would throw inside httplib's handlers).
+  res.set_content(error_body(e).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), "application/json");
 }
 
 struct InFlight {  // counts a request from its start to its end
@@ -103,7 +112,8 @@ Server::Server(ServeModels models, ServerOptions options)
   http_->set_keep_alive_timeout(5);
   // A loaded machine can leave a client's first bytes unread for seconds; 5 s (httplib's default)
   // dropped ~1 request in 7000 under the soak's 64 clients on 2 shared cores.
-  http_->set_read_timeout(15, 0);
+  http_->set_read_timeout(options_.read_timeout_ms / 1000, (options_.read_timeout_ms % 1000) * 1000);
+  http_->set_write_timeout(options_.write_timeout_ms / 1000, (options_.write_timeout_ms % 1000) * 1000);
   routes();
 }
 
@@ -120,7 +130,8 @@ namespace {
 // library). Under 64 clients on a loaded machine the accept queue then overflows, and a connection
 // whose handshake the kernel gave up on fails on the client's first read. A second listen() on the
 // same socket raises the backlog; the socket is found by its port.
-void raise_listen_backlog(int port) {
+// Accepted connections inherit the socket's SO_SNDBUF (ServerOptions::send_buffer_bytes).
+void tune_listening_socket(int port, int send_buffer_bytes) {
   for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
     int fd = -1;
     try {
@@ -136,8 +147,64 @@ void raise_listen_backlog(int port) {
     if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &alen) != 0) continue;
     const int p = addr.ss_family == AF_INET ? ntohs(reinterpret_cast<sockaddr_in*>(&addr)->sin_port)
                   : addr.ss_family == AF_INET6 ? ntohs(reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port) : -1;
-    if (p == port) ::listen(fd, SOMAXCONN);
+    if (p != port) continue;
+    ::listen(fd, SOMAXCONN);
+    if (send_buffer_bytes > 0) ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &send_buffer_bytes, sizeof send_buffer_bytes);
   }
+}
+
+// "address:port" of a socket address (IPv4 or IPv6), "" for anything else.
+std::string endpoint_text(const sockaddr_storage& a) {
+  char host[INET6_ADDRSTRLEN] = {0};
+  int port = -1;
+  if (a.ss_family == AF_INET) {
+    const auto& v4 = reinterpret_cast<const sockaddr_in&>(a);
+    ::inet_ntop(AF_INET, &v4.sin_addr, host, sizeof host);
+    port = ntohs(v4.sin_port);
+  } else if (a.ss_family == AF_INET6) {
+    const auto& v6 = reinterpret_cast<const sockaddr_in6&>(a);
+    ::inet_ntop(AF_INET6, &v6.sin6_addr, host, sizeof host);
+    port = ntohs(v6.sin6_port);
+  } else {
+    return "";
+  }
+  return std::string(host) + ":" + std::to_string(port);
+}
+
+// The socket a request arrived on. httplib 0.11 does not give handlers their socket, so it is found
+// among this process's descriptors by its two addresses (unique for a TCP connection). httplib
+// closes a connection only after its handler returns, so the descriptor stays this connection's
+// while the handler runs. -1 when none matches.
+int connection_fd(const httplib::Request& req) {
+  const std::string local = req.local_addr + ":" + std::to_string(req.local_port);
+  const std::string remote = req.remote_addr + ":" + std::to_string(req.remote_port);
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd", ec)) {
+    int fd = -1;
+    try {
+      fd = std::stoi(entry.path().filename().string());
+    } catch (...) {
+      continue;
+    }
+    sockaddr_storage mine{}, peer{};
+    socklen_t ml = sizeof mine, pl = sizeof peer;
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&mine), &ml) != 0) continue;
+    if (::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &pl) != 0) continue;
+    if (endpoint_text(mine) == local && endpoint_text(peer) == remote) return fd;
+  }
+  return -1;
+}
+
+// Whether the client closed (or reset) its connection: end of stream or an error on the socket,
+// seen without consuming anything it sent (a pipelined next request stays unread).
+bool peer_gone(int fd) {
+  pollfd p{fd, POLLIN | POLLRDHUP, 0};
+  if (::poll(&p, 1, 0) <= 0) return false;
+  if (p.revents & (POLLERR | POLLHUP | POLLRDHUP | POLLNVAL)) return true;
+  if (!(p.revents & POLLIN)) return false;
+  char c;
+  const ssize_t n = ::recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+  return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
 }
 
 }  // namespace
@@ -146,7 +213,7 @@ int Server::bind() {
   port_ = options_.port == 0 ? http_->bind_to_any_port(options_.host)
                              : (http_->bind_to_port(options_.host, options_.port) ? options_.port : -1);
   if (port_ < 0) throw_runtime("serve: cannot listen on ", options_.host, ":", options_.port, " (in use, or not an address here)");
-  raise_listen_backlog(port_);
+  tune_listening_socket(port_, options_.send_buffer_bytes);
   return port_;
 }
 
@@ -212,6 +279,21 @@ void Server::routes() {
   });
   const std::string key = options_.api_key;
   http_->set_pre_routing_handler([key](const httplib::Request& req, httplib::Response& res) {
+    // Before httplib reads a body: it caps a Content-Length body at max_body (reading and dropping
+    // a longer one, then 413), but reads a chunked body or one without a length (until the client
+    // closes) whole, with no limit. Those get 411 and the connection closes.
+    if (req.method == "POST" || req.method == "PUT" || req.method == "PATCH" || req.method == "DELETE") {
+      const std::string len = req.get_header_value("Content-Length");
+      const bool digits = !len.empty() && len.size() <= 19 && len.find_first_not_of("0123456789") == std::string::npos;
+      if (!digits) {
+        res.set_header("Connection", "close");
+        if (!req.has_header("Content-Length"))
+          send_error(res, ApiError(411, "invalid_request_error", "a request body needs a Content-Length header (chunked bodies are not accepted)", "", "length_required"));
+        else
+          send_error(res, ApiError(400, "invalid_request_error", "Content-Length '" + len.substr(0, 40) + "' is not a byte count", "", "invalid_request"));
+        return httplib::Server::HandlerResponse::Handled;
+      }
+    }
     if (key.empty() || req.path.rfind("/v1/", 0) != 0) return httplib::Server::HandlerResponse::Unhandled;
     const std::string auth = req.get_header_value("Authorization");
     if (auth == "Bearer " + key) return httplib::Server::HandlerResponse::Unhandled;
@@ -281,15 +363,32 @@ void Server::handle_completion(const httplib::Request& req, httplib::Response& r
       impl_->live.insert(call);
     }
     if (stream) return stream_response(call, res);
-    json body;
+    // A client that leaves while its request decodes: found by probing its socket (httplib does
+    // not tell a handler), its engine requests cancelled so that the rows free at once.
+    int fd = -2;  // -2: not looked up yet (short requests finish before the first probe)
+    auto gone = [&] {
+      if (fd == -2) fd = connection_fd(req);
+      return fd >= 0 && peer_gone(fd);
+    };
+    std::optional<json> body;
     try {
-      body = call->wait_response();
+      body = call->wait_response(gone);
     } catch (...) {
       forget(call);
       throw;
     }
     forget(call);
-    res.set_content(body.dump(-1, ' ', false, json::error_handler_t::replace), "application/json");
+    if (!body) {
+      for (uint64_t id : call->ids()) engine_->cancel(id);
+      {
+        std::lock_guard<std::mutex> lock(impl_->counters.mu);
+        ++impl_->counters.disconnects;
+      }
+      res.status = 499;  // nginx's "client closed request"; nobody reads it, /metrics counts it
+      send_error(res, ApiError(499, "invalid_request_error", "the client closed the connection"));
+      return;
+    }
+    res.set_content(body->dump(-1, ' ', false, json::error_handler_t::replace), "application/json");
   } catch (const ApiError& err) {
     send_error(res, err);
   }
@@ -311,7 +410,11 @@ void Server::stream_response(const std::shared_ptr<Call>& call, httplib::Respons
         if (finished) sink.done();
         return true;
       },
-      [this, call](bool) {
+      [this, call](bool success) {
+        if (!success) {  // the client left (or stopped reading past the write timeout)
+          std::lock_guard<std::mutex> lock(impl_->counters.mu);
+          ++impl_->counters.disconnects;
+        }
         for (uint64_t id : call->ids()) engine_->cancel(id);  // a client that left frees its rows now
         forget(call);
         --impl_->in_flight;

@@ -55,6 +55,10 @@ struct ServerOptions {
   double max_wall_ms = 120000;     // per request, from admission; then finish_reason "length"
   std::string api_key;             // non-empty: /v1/* needs "Authorization: Bearer KEY"
   int http_threads = 96;           // concurrent connections served
+  int read_timeout_ms = 15000;     // a client that stalls mid-request is cut off after this
+  int write_timeout_ms = 5000;     // a client that stops reading its reply is cut off after this
+  int send_buffer_bytes = 0;       // SO_SNDBUF of each connection (0: the kernel's, autotuned up to MBs):
+                                   // what a client that stops reading leaves queued before the write timeout
   std::string guideline_template;  // "" = the default (preference.h)
   void validate() const;
 };
@@ -65,6 +69,7 @@ struct ServerCounters {
   std::map<int, uint64_t> requests_by_status;
   uint64_t prompt_tokens = 0;
   uint64_t completion_tokens = 0;
+  uint64_t disconnects = 0;  // clients that left before their reply ended (their requests cancelled)
 };
 
 class Server {
