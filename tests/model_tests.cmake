@@ -9,3 +9,6 @@ pad_test(test_runtime_formats test_gguf_types.cpp test_blas.cpp)
 target_link_libraries(test_runtime_formats PRIVATE pad_model)
 pad_test(test_quant_model test_quant_model.cpp)
 target_link_libraries(test_quant_model PRIVATE pad_decode pad_model)
+# The device path (issue 14): the generic ATen forward against pad's kernels on the CPU; CUDA cases skip without a GPU.
+pad_test(test_device test_device.cpp)
+target_link_libraries(test_device PRIVATE pad_decode pad_model)

@@ -19,6 +19,11 @@ namespace {
 
 // The k best ids by base logit, best first, ties to the lower id (as keep_top_k), without building
 // a vocabulary-sized candidate list.
+// Positions as an index tensor on `like`'s device (device models keep hidden states there).
+at::Tensor host_index(const std::vector<int64_t>& ids, const at::Tensor& like) {
+  return at::tensor(ids, at::kLong).to(like.device());
+}
+
 Candidates base_top_k(const float* logits, int64_t n, int k) {
   std::vector<int> best;  // kept sorted, at most k
   auto better = [&](int a, int b) { return logits[a] > logits[b] || (logits[a] == logits[b] && a < b); };
@@ -183,7 +188,7 @@ void PadEngine::candidate_logits(const Model& m, const at::Tensor& hidden, const
   at::Tensor h = head ? head->apply(hidden.unsqueeze(0))[0] : hidden;  // [d] f32
   std::vector<int64_t> idx(ids.begin(), ids.end());
   at::Tensor rows = m.lm_head_rows(idx);  // [k, d] f32
-  at::Tensor v = at::mv(rows, h).contiguous();                                                        // [k]
+  at::Tensor v = at::mv(rows, h).to(at::kCPU).contiguous();  // [k] f32 on the host (one copy)
   for (size_t i = 0; i < ids.size(); ++i) dst[ids[i]] = v.data_ptr<float>()[i];
 }
 
@@ -221,10 +226,11 @@ void PadEngine::step(std::vector<Active*>& active) {
         if (r.full_head) r.head_out = static_cast<int>(pick_head[r.head].size()), pick_head[r.head].push_back(r.out);
       }
     if (!pick.empty())
-      full[m] = models_[m]->logits_from_hidden(out[m].hidden.index_select(0, at::tensor(pick, at::kLong))).contiguous();
+      full[m] = models_[m]->logits_from_hidden(out[m].hidden.index_select(0, host_index(pick, out[m].hidden)))
+                    .to(at::kCPU).contiguous();  // one copy to the host per model and step (device models)
     for (const auto& [head, picked] : pick_head) {
-      at::Tensor h = out[m].hidden.index_select(0, at::tensor(picked, at::kLong));  // [H, d]
-      full_head[m][head] = models_[m]->logits_from_hidden(head->apply(h)).contiguous();
+      at::Tensor h = out[m].hidden.index_select(0, host_index(picked, out[m].hidden));  // [H, d]
+      full_head[m][head] = models_[m]->logits_from_hidden(head->apply(h)).to(at::kCPU).contiguous();
     }
   }
   if (options_.n_valid_tokens > 0 && options_.n_valid_tokens < n_vocab)
@@ -298,11 +304,11 @@ void PadEngine::run_candidate_jobs(const std::vector<CandidateJob>& jobs, const 
       rows.push_back(j->row);
       ids.insert(ids.end(), j->ids->begin(), j->ids->end());
     }
-    at::Tensor h = out[m].hidden.index_select(0, at::tensor(rows, at::kLong));  // [J, d] f32
+    at::Tensor h = out[m].hidden.index_select(0, host_index(rows, out[m].hidden));  // [J, d] f32 on the model's device
     if (head) h = head->apply(h);
     const int64_t n = static_cast<int64_t>(group.size());
     at::Tensor w = models_[m]->lm_head_rows(ids);  // [J·k, d] f32
-    at::Tensor v = at::bmm(w.view({n, static_cast<int64_t>(k), -1}), h.unsqueeze(2)).squeeze(2).contiguous();  // [J, k]
+    at::Tensor v = at::bmm(w.view({n, static_cast<int64_t>(k), -1}), h.unsqueeze(2)).squeeze(2).to(at::kCPU).contiguous();  // [J, k] host
     const float* vp = v.data_ptr<float>();
     for (int64_t g = 0; g < n; ++g)
       for (size_t i = 0; i < k; ++i) (*group[g]->dst)[(*group[g]->ids)[i]] = vp[g * k + i];
@@ -420,7 +426,7 @@ std::vector<std::vector<float>> PadEngine::token_logprobs(int m, int adapter, co
                                                           const std::vector<std::vector<int>>& responses) {
   Model& model = *models_[m];
   auto logits_of = [&](const ForwardOutput& o) {
-    return head ? model.logits_from_hidden(head->apply(o.hidden)) : o.logits;
+    return (head ? model.logits_from_hidden(head->apply(o.hidden)) : o.logits).to(at::kCPU);
   };
   const int slot = model.create_slot();
   at::Tensor first = logits_of(model.forward({Row{slot, prompt, false, adapter}}));  // [1, V]: predicts y_0
