@@ -226,8 +226,7 @@ void PadEngine::step(std::vector<Active*>& active) {
         if (r.full_head) r.head_out = static_cast<int>(pick_head[r.head].size()), pick_head[r.head].push_back(r.out);
       }
     if (!pick.empty())
-      full[m] = models_[m]->logits_from_hidden(out[m].hidden.index_select(0, host_index(pick, out[m].hidden)))
-                    .to(at::kCPU).contiguous();  // one copy to the host per model and step (device models)
+      full[m] = models_[m]->logits_from_hidden(out[m].hidden.index_select(0, host_index(pick, out[m].hidden)));
     for (const auto& [head, picked] : pick_head) {
       at::Tensor h = out[m].hidden.index_select(0, host_index(picked, out[m].hidden));  // [H, d]
       full_head[m][head] = models_[m]->logits_from_hidden(head->apply(h)).to(at::kCPU).contiguous();
@@ -235,6 +234,23 @@ void PadEngine::step(std::vector<Active*>& active) {
   }
   if (options_.n_valid_tokens > 0 && options_.n_valid_tokens < n_vocab)
     full[0].narrow(1, options_.n_valid_tokens, n_vocab - options_.n_valid_tokens).fill_(-INFINITY);
+  // Device models (the generic path): when every request is PAD with rule=topk, the base top-k is
+  // taken where the logits are and only [rows, k] ids and values come to the host; otherwise each
+  // model's full-vocabulary rows are copied once per step.
+  const bool device_topk = models_[0]->generic_ops() && full[0].defined() &&
+                           std::all_of(active.begin(), active.end(), [](const Active* a) {
+                             return a->pad && a->req->pad.rule == PadRule::kTopK && a->req->n_logprobs < 0;
+                           });
+  at::Tensor top_ids, top_vals;  // [F, k_max] int64 / f32 on the host, best first
+  if (device_topk) {
+    int k_max = 1;
+    for (const Active* a : active) k_max = std::max(k_max, a->req->pad.k);
+    auto [vals, idx] = full[0].topk(k_max, 1);
+    top_vals = vals.to(at::kCPU).contiguous(), top_ids = idx.to(at::kCPU).contiguous();
+    full[0] = at::Tensor();  // nothing below may read the full base logits
+  }
+  for (auto& f : full)
+    if (f.defined()) f = f.to(at::kCPU).contiguous();  // no-op on the CPU
   const auto t1 = Clock::now();
   // Pass 1: each request's candidates and inputs; candidate-only logits are queued, not computed.
   std::vector<CandidateJob> jobs;
@@ -244,13 +260,25 @@ void PadEngine::step(std::vector<Active*>& active) {
     if (!a->pad) continue;
     const PadRequest& req = *a->req;
     PadInputs& in = inputs[ai];
-    in.base = full[0][a->rows[0].full_out].data_ptr<float>();
     in.n_vocab = n_vocab;
     in.weights = req.prompts.weights;
     const bool full_rule = req.pad.rule == PadRule::kFull;
+    if (device_topk) {
+      // The base row as a [V] buffer filled at the candidates only (all that PadStep reads under topk).
+      a->base_sparse.resize(static_cast<size_t>(n_vocab));
+      a->cand.clear();
+      const int64_t row = a->rows[0].full_out, k_max = top_ids.size(1);
+      for (int i = 0; i < req.pad.k; ++i) {
+        const int id = static_cast<int>(top_ids.data_ptr<int64_t>()[row * k_max + i]);
+        a->cand.push_back(id);
+        a->base_sparse[id] = top_vals.data_ptr<float>()[row * k_max + i];
+      }
+      in.base = a->base_sparse.data();
+    } else {
+      in.base = full[0][a->rows[0].full_out].data_ptr<float>();
+    }
     if (!full_rule) {
-      Candidates c = base_top_k(in.base, n_vocab, req.pad.k);
-      a->cand = c.ids;
+      if (!device_topk) a->cand = base_top_k(in.base, n_vocab, req.pad.k).ids;
       in.candidates = &a->cand;
       a->sparse.resize(2 * a->persrm_row.size(), std::vector<float>(n_vocab, 0.0f));
     }
@@ -279,7 +307,7 @@ void PadEngine::step(std::vector<Active*>& active) {
   // Pass 2: choose, accept, trace.
   for (size_t ai = 0; ai < active.size(); ++ai) {
     Active* a = active[ai];
-    const float* base = full[0][a->rows[0].full_out].data_ptr<float>();
+    const float* base = device_topk ? a->base_sparse.data() : full[0][a->rows[0].full_out].data_ptr<float>();
     if (a->pad) a->pad->set_inputs(std::move(inputs[ai]));
     const int token = a->sampler->choose(base, n_vocab);
     a->sampler->accept(token);

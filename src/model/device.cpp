@@ -127,6 +127,22 @@ void Model::to_device(const DeviceOptions& o) {
   for (const LoraAdapter& a : adapters_) adapters_dev_.push_back(lora_on(a, dev, ct));
 }
 
+void Model::adopt_device_weights() {
+  device_ = weights_.embed.device();
+  dense_type_ = weights_.embed.scalar_type();
+  DeviceOptions{device_, dense_type_}.validate();
+  for (size_t l = 0; l < weights_.layers.size(); ++l) {
+    const LayerWeights& w = weights_.layers[l];
+    PAD_CHECK(wqkv_[l].defined() && w_gate_up_[l].defined(), "device weights must be float tensors of one type");
+    dense_.push_back({wqkv_[l], on(bqkv_[l], device_, dense_type_), w.wo, w_gate_up_[l], w.w_down});
+  }
+  dense_embed_ = weights_.embed;
+  dense_lm_head_ = weights_.lm_head.defined() ? weights_.lm_head : weights_.embed;
+  inv_freq_ = inv_freq_.to(device_);
+  stored_types_ = float_type_name(dense_type_);
+  generic_ = true;
+}
+
 std::string Model::placement() const {
   if (!generic_) return "cpu (pad kernels, weights as stored: " + weight_types() + ")";
   const bool converted = stored_types_ != float_type_name(dense_type_);

@@ -49,6 +49,7 @@ struct ForwardOutput {
 
 class Model {
  public:
+  // Float weights on a device other than the CPU start on the generic path there (see to_device).
   Model(ModelConfig config, ModelWeights weights, std::string name = "");
   static std::shared_ptr<Model> load(const std::string& path, const LoadOptions& options = {});
 
@@ -134,6 +135,7 @@ class Model {
     at::Tensor gate_up;  // [2·d_ff, d]
     at::Tensor down;     // [d, d_ff]
   };
+  void adopt_device_weights();  // the constructor given tensors already on a device (e.g. random ones built there)
   std::vector<DenseLayer> dense_;
   at::Tensor dense_embed_, dense_lm_head_;  // [V, d] dense_type_ on device_
   std::vector<LoraAdapter> adapters_dev_;   // adapters_ on device_ in dense_type_
