@@ -171,6 +171,33 @@ TEST(DeviceGeneric, PadTokensEqualTheKernelPathForEveryFormAndRule) {
   }
 }
 
+TEST(DeviceGeneric, MixedStrategiesAndCandidateCountsInOneBatchEqualTheKernelPath) {
+  if (!std::filesystem::exists(repo_model("persrm-head"))) GTEST_SKIP() << "models/ PersRMs not built";
+  // Different k per request (the device top-k takes the largest and each request its prefix), and a
+  // plain request among PAD ones (the step then copies full logits instead).
+  for (bool with_plain : {false, true}) {
+    std::vector<std::vector<int>> results[2];
+    for (int generic = 0; generic < 2; ++generic) {
+      PadForms f = pad_forms("head", generic == 1);
+      PadEngine engine(f.base, f.persrm, nullptr, EngineOptions{});
+      const int V = static_cast<int>(f.base->config().n_vocab);
+      std::vector<PadRequest> reqs;
+      for (int i = 0; i < 3; ++i) {
+        PadRequest r;
+        r.prompts = {prompt_ids(6 + 4 * i, V, i), {prompt_ids(5 + i, V, 30 + i)}, {1.0}};
+        if (i == 0) r.prompts.principles = {r.prompts.base};  // the reference row is the base row itself
+        r.pad.k = 3 + 4 * i;
+        r.pad.w = 2.0;
+        r.n_predict = 9;
+        if (with_plain && i == 1) r.strategy = Strategy::kBase;
+        reqs.push_back(r);
+      }
+      for (const PadResult& res : engine.run(reqs)) results[generic].push_back(res.tokens);
+    }
+    EXPECT_EQ(results[0], results[1]) << (with_plain ? "with a plain request" : "PAD only");
+  }
+}
+
 TEST(DeviceOptionsTest, ParsesAndRejectsClearly) {
   EXPECT_TRUE(parse_device("cpu").is_cpu());
   EXPECT_EQ(parse_device("cuda").index(), 0);

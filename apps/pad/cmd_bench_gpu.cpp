@@ -129,7 +129,9 @@ double authors_tps(const Model& base, const Model& persrm, const GpuBenchFlags& 
   auto t0 = std::chrono::steady_clock::now();
   for (int step = 0; step < n_new; ++step) {
     at::Tensor ids = at::tensor(seq, at::kLong).unsqueeze(0);
-    at::Tensor lb = base.forward_sequence(ids)[0][-1], lp = persrm.forward_sequence(ids)[0][-1];  // [V] f32
+    // In the weights' own type (bf16 on the GPU), as the authors run it.
+    at::Tensor lb = base.forward_sequence(ids, base.dtype())[0][-1].to(at::kFloat);  // [V] f32
+    at::Tensor lp = persrm.forward_sequence(ids, persrm.dtype())[0][-1].to(at::kFloat);
     auto [top, cand] = lb.topk(10);
     at::Tensor score = top + (at::log_softmax(lp.index_select(0, cand), 0) - at::log_softmax(top, 0));
     seq.push_back(cand[score.argmax()].item<int64_t>());

@@ -295,8 +295,8 @@ void PadEngine::step(std::vector<Active*>& active) {
       if (p.bridged) bridged_logits(*a, p.model, head, out[p.model].hidden[p.out], a->sparse[2 * j]);
       else jobs.push_back({p.model, p.out, head, &a->cand, &a->sparse[2 * j]});
       in.persrm.push_back(a->sparse[2 * j].data());
-      if (r.full) {
-        in.ref.push_back(full[r.model][r.full_out].data_ptr<float>());
+      if (r.full) {  // the reference row is the base row (same prompt): its logits at the candidates
+        in.ref.push_back(device_topk ? a->base_sparse.data() : full[r.model][r.full_out].data_ptr<float>());
       } else {
         jobs.push_back({r.model, r.out, nullptr, &a->cand, &a->sparse[2 * j + 1]});
         in.ref.push_back(a->sparse[2 * j + 1].data());

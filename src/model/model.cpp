@@ -75,7 +75,10 @@ Model::Model(ModelConfig config, ModelWeights weights, std::string name)
     w_gate_up_.push_back(gate_up);
   }
   inv_freq_ = rope_inv_freq(config_, weights_.rope_freq_factors);
-  if (weights_.embed.defined() && !weights_.embed.device().is_cpu()) return adopt_device_weights();  // device.cpp
+  if (weights_.embed.defined() && !weights_.embed.device().is_cpu()) {  // built on a device: device.cpp
+    adopt_device_weights();
+    return;
+  }
   build_projections();
 #if defined(__GLIBC__)
   // The loader's per-tensor copies were freed after fusing; hand their heap pages back so resident
