@@ -106,7 +106,10 @@ std::shared_ptr<Model> bench_model(const RuntimeBenchFlags& f) {
   if (!f.model.model.empty()) return load_model(f.model);
   ModelConfig c = bench_config(f);
   const at::ScalarType dtype = f.model.dtype.empty() ? at::kFloat : parse_dtype(f.model.dtype);
-  return std::make_shared<Model>(c, random_weights(c, dtype, 1), "bench-100m");
+  auto m = std::make_shared<Model>(c, random_weights(c, dtype, 1), "bench-100m");
+  const DeviceOptions place = device_options(f.model);
+  if (!place.device.is_cpu() || generic_ops_requested()) m->to_device(place);  // --device / PAD_GENERIC_OPS
+  return m;
 }
 
 void run_runtime_bench(const RuntimeBenchFlags& f) {
@@ -216,12 +219,14 @@ void run_pad_bench(const PadBenchFlags& f) {
   std::shared_ptr<Model> base = bench_model(rf);
   const ModelConfig c = base->config();
   auto full = f.model.model.empty() ? std::make_shared<Model>(c, random_weights(c, dtype, 2), "persrm") : bench_model(rf);
+  if (base->generic_ops() && !full->generic_ops()) full->to_device(device_options(f.model));
   LoraAdapter lora = LoraAdapter::create(c, f.lora_rank, 2.0 * f.lora_rank, {"q_proj", "k_proj", "v_proj", "o_proj"}, 3);
   for (auto& layer : lora.layers)
     for (auto& [name, m] : layer) m.b = at::randn(m.b.sizes()) * 0.01;
   const int adapter = base->add_adapter(std::move(lora));
   auto head = std::make_shared<ValueHead>(ValueHead::identity(c.d_model));
   head->weight += 0.01 * at::randn({c.d_model, c.d_model});
+  head->weight = head->weight.to(base->device()), head->bias = head->bias.to(base->device());
   std::printf("# pad bench pad: %.1fM-parameter Llama (%s, %s), prompt %d tokens, %d new tokens, "
               "rule=topk k=10, greedy, %d threads\n\n",
               c.n_params() / 1e6, f.model.model.empty() ? "random weights" : f.model.model.c_str(), base->weight_types().c_str(), f.n_prompt, f.n_new, num_threads());
@@ -290,6 +295,7 @@ void add_bench_commands(CLI::App& app) {
   pad->add_option("--only", p->only, "only the PAD methods whose name contains this (e.g. LoRA)");
   pad->add_option("--rounds", p->rounds, "rounds over all methods; each method's best is reported")->check(CLI::PositiveNumber);
   pad->callback([p] { run_pad_bench(*p); });
+  add_bench_gpu_command(*bench);
 }
 
 }  // namespace pad::cli

@@ -190,7 +190,7 @@ void run_generate(const GenerateFlags& f) {
   if (!f.ref.empty()) {
     auto ref_tok = tok ? tokenizer_of(f.ref) : nullptr;
     if (ref_tok && vocabulary_differs(*tok, *ref_tok)) throw_invalid(f.ref, ": the reference's vocabulary differs from the base model's");
-    ref = Model::load(f.ref, load_options(f.model));
+    ref = load_model_at(f.ref, f.model);
   }
   std::vector<PadRequest> requests;
   for (RequestSpec& s : specs) {

@@ -44,7 +44,9 @@ void run_info(const ModelFlags& f) {
   apply_threads(f);
   LoadedModel m = load_weights(f.model, load_options(f));
   const ModelConfig c = m.config;
-  const Model model(m.config, std::move(m.weights), m.path);
+  const DeviceOptions place = device_options(f);
+  Model model(m.config, std::move(m.weights), m.path);
+  if (!place.device.is_cpu() || generic_ops_requested()) model.to_device(place);  // "placement" states the conversion
   nlohmann::json j = {
       {"path", m.path}, {"format", m.format}, {"architecture", arch_name(c.arch)},
       {"n_params", c.n_params()}, {"n_vocab", c.n_vocab}, {"d_model", c.d_model}, {"n_layer", c.n_layer},
@@ -52,7 +54,7 @@ void run_info(const ModelFlags& f) {
       {"rope_theta", c.rope_theta}, {"rope_scaling", c.rope_scaling.type.empty() ? "none" : c.rope_scaling.type},
       {"rms_norm_eps", c.rms_norm_eps}, {"tie_embeddings", c.tie_embeddings}, {"attn_bias", c.attn_bias},
       {"qk_norm", c.qk_norm}, {"tied_from", m.tied_from.empty() ? nlohmann::json(nullptr) : nlohmann::json(m.tied_from)},
-      {"file_dtype", m.file_dtype}, {"weight_types", model.weight_types()}, {"weight_bytes", model.weight_bytes()},
+      {"file_dtype", m.file_dtype}, {"weight_types", model.weight_types()}, {"placement", model.placement()}, {"weight_bytes", model.weight_bytes()},
       {"converted_at_load", f.dtype.empty() ? "no" : f.dtype}, {"tokenizer", tokenizer_kind(f.model)}};
   std::cout << j.dump(2) << "\n";
 }

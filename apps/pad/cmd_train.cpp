@@ -144,11 +144,21 @@ struct PersRmTrainFlags {
   std::string lora_targets = "q_proj,v_proj";
 };
 
+// Training keeps its batches, adapters, heads and checkpoints as host tensors (src/train); until
+// they move too, a device run would fail half-way, so it is refused up front (docs/gpu.md).
+void refuse_device_training(const ModelFlags& m) {
+  if (m.device == "cpu") return;
+  device_options(m);  // a machine without CUDA gets that message first
+  throw_runtime("pad train --device ", m.device, ": training on a device is not supported yet (the trainer's ",
+                "batches and checkpoints are host tensors); train on the CPU, then decode with --device");
+}
+
 void run_persrm(PersRmTrainFlags& f) {
   CommonTrainFlags& c = f.common;
   if (c.train.schedule.lr <= 0) throw_invalid("--lr must be > 0");
   f.lora.targets = split(f.lora_targets, ',');
   const Form form = parse_form(f.form);
+  refuse_device_training(c.model);
   c.train.validate();
   f.persrm.validate();
   c.data_options.validate();
@@ -187,6 +197,7 @@ void run_sft(SftTrainFlags& f) {
     throw_invalid("give exactly one of -m MODEL and --init-config config.json");
   const std::string tok_path = !f.tokenizer.empty() ? f.tokenizer : c.model.model;
   if (tok_path.empty()) throw_invalid("--init-config needs --tokenizer (a tokenizer.json or model directory)");
+  refuse_device_training(c.model);
   c.train.validate();
   auto tok = Tokenizer::load(tok_path);
   DataReport report;
@@ -241,6 +252,7 @@ struct TrainBenchFlags {
 };
 
 void run_train_bench(const TrainBenchFlags& f) {
+  refuse_device_training(f.model);
   apply_threads(f.model);
   ModelConfig c;  // the ~100M preset of `pad bench runtime`
   c.n_vocab = 32000, c.d_model = 768, c.n_layer = f.n_layer, c.n_head = 12, c.n_kv_head = 12, c.head_dim = 64;

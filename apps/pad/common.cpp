@@ -21,9 +21,12 @@
 namespace pad::cli {
 
 void add_runtime_flags(CLI::App& app, ModelFlags& f) {
-  app.add_option("--dtype", f.dtype, "convert the weights at load to f32 or bf16 (default: keep the type the file stores)")
-      ->check(CLI::IsMember({"f32", "bf16"}));
-  app.add_option("--kv-type", f.kv_type, "key/value cache type: f32 (default), f16 or bf16")
+  app.add_option("--device", f.device, "cpu (default), cuda or cuda:N: where the weights, caches and PAD step live");
+  app.add_option("--dtype", f.dtype,
+                 "convert the weights at load to f32 or bf16 (default: keep the type the file stores; on cuda: bf16, "
+                 "or f16/f32 on request, quantized types dequantized)")
+      ->check(CLI::IsMember({"f32", "bf16", "f16"}));
+  app.add_option("--kv-type", f.kv_type, "key/value cache type: f32 (default on the CPU), f16 or bf16 (default on cuda: the weight type)")
       ->check(CLI::IsMember({"f32", "f16", "bf16"}));
   app.add_option("--threads", f.threads, "threads (0 = all cores)")->check(CLI::NonNegativeNumber);
 }
@@ -58,7 +61,8 @@ at::ScalarType parse_dtype(const std::string& name) {
 
 LoadOptions load_options(const ModelFlags& f) {
   LoadOptions o;
-  o.keep_stored = f.dtype.empty();
+  // Off the CPU the model converts once at to_device(), from the stored types.
+  o.keep_stored = f.dtype.empty() || f.device != "cpu";
   if (!o.keep_stored) o.dtype = parse_dtype(f.dtype);
   return o;
 }
@@ -69,11 +73,27 @@ void apply_threads(const ModelFlags& f, bool inference) {
   pad::set_num_threads(n);  // pad's pool: products, attention
 }
 
+DeviceOptions device_options(const ModelFlags& f) {
+  DeviceOptions o;
+  o.device = parse_device(f.device);
+  if (o.device.is_cpu() && f.dtype == "f16") throw_invalid("--dtype f16 needs --device cuda (the CPU keeps f32 or bf16)");
+  if (!o.device.is_cpu() && !f.dtype.empty()) o.dtype = f.dtype == "f16" ? at::kHalf : parse_dtype(f.dtype);
+  o.validate();
+  return o;
+}
+
+std::shared_ptr<Model> load_model_at(const std::string& path, const ModelFlags& f) {
+  const DeviceOptions place = device_options(f);
+  auto m = Model::load(path, load_options(f));
+  const std::string kv = !f.kv_type.empty() ? f.kv_type : place.device.is_cpu() ? "f32" : float_type_name(place.resolved_dtype());
+  m->set_kv_type(kv == "f16" ? at::kHalf : kv == "bf16" ? at::kBFloat16 : at::kFloat);
+  if (!place.device.is_cpu() || generic_ops_requested()) m->to_device(place);
+  return m;
+}
+
 std::shared_ptr<Model> load_model(const ModelFlags& f) {
   apply_threads(f, /*inference=*/true);
-  auto m = Model::load(f.model, load_options(f));
-  m->set_kv_type(f.kv_type == "f16" ? at::kHalf : f.kv_type == "bf16" ? at::kBFloat16 : at::kFloat);
-  return m;
+  return load_model_at(f.model, f);
 }
 
 bool has_tokenizer(const std::string& path) {
@@ -119,7 +139,7 @@ PersRm load_persrm(const PersRmFlags& f, const ModelFlags& model, Model& base,
       rm.bridge->persrm = own;
     }
     rm.form = PersRm::Form::kFull;
-    rm.model = Model::load(f.persrm, load_options(model));
+    rm.model = load_model_at(f.persrm, model);
     const std::string head = f.persrm + "/value_head.safetensors";
     if (std::filesystem::is_directory(f.persrm) && file_exists(head))  // LLaMA-Factory layout (DESIGN §1)
       rm.head = std::make_shared<ValueHead>(ValueHead::load(head, rm.model->config().d_model));
@@ -129,6 +149,10 @@ PersRm load_persrm(const PersRmFlags& f, const ModelFlags& model, Model& base,
   } else if (!f.persrm_head.empty()) {
     rm.form = PersRm::Form::kHead;
     rm.head = std::make_shared<ValueHead>(ValueHead::load(f.persrm_head, base.config().d_model));
+  }
+  if (rm.head) {  // the head multiplies the backbone's hidden states where they are
+    const at::Device dev = rm.model ? rm.model->device() : base.device();
+    rm.head->weight = rm.head->weight.to(dev), rm.head->bias = rm.head->bias.to(dev);
   }
   return rm;
 }

@@ -20,8 +20,9 @@ namespace pad::cli {
 
 struct ModelFlags {
   std::string model;        // HF directory or .gguf
-  std::string dtype;        // "" keeps the stored type (DESIGN §5); f32 | bf16 converts at load
-  std::string kv_type = "f32";  // key/value cache type: f32 | f16 | bf16
+  std::string dtype;        // "" keeps the stored type (DESIGN §5); f32 | bf16 converts at load; on cuda also f16
+  std::string kv_type;      // key/value cache type: f32 | f16 | bf16; "" = f32 on the CPU, the weight type on cuda
+  std::string device = "cpu";  // cpu | cuda | cuda:N (DESIGN §5)
   int threads = 0;          // 0 = all cores
 };
 
@@ -43,7 +44,7 @@ struct PromptFlags {
   std::string system;          // optional system message with --chat
 };
 
-void add_runtime_flags(CLI::App& app, ModelFlags& f);  // --dtype, --kv-type, --threads
+void add_runtime_flags(CLI::App& app, ModelFlags& f);  // --device, --dtype, --kv-type, --threads
 void add_model_flags(CLI::App& app, ModelFlags& f);    // -m plus runtime flags
 void add_prompt_flags(CLI::App& app, PromptFlags& f);
 inline constexpr const char* kChatTemplateHelp =
@@ -57,6 +58,11 @@ LoadOptions load_options(const ModelFlags& f);  // --dtype: stored types unless 
 // hot loop, and two thread pools spinning on the same cores slow each other down.
 void apply_threads(const ModelFlags& f, bool inference = false);
 std::shared_ptr<Model> load_model(const ModelFlags& f);
+// --device and --dtype as the model's placement (PAD_GENERIC_OPS=1 turns the CPU into the generic
+// path); validated, so `--device cuda` without CUDA fails here, before anything is loaded.
+DeviceOptions device_options(const ModelFlags& f);
+// Another model (a full PersRM, a reference) with the same runtime flags as the base: kv type, device.
+std::shared_ptr<Model> load_model_at(const std::string& path, const ModelFlags& f);
 
 bool has_tokenizer(const std::string& model_path);
 std::string read_prompt_text(const PromptFlags& f);  // -p, else --file, else stdin

@@ -19,6 +19,11 @@ namespace {
 
 // The k best ids by base logit, best first, ties to the lower id (as keep_top_k), without building
 // a vocabulary-sized candidate list.
+// Positions as an index tensor on `like`'s device (device models keep hidden states there).
+at::Tensor host_index(const std::vector<int64_t>& ids, const at::Tensor& like) {
+  return at::tensor(ids, at::kLong).to(like.device());
+}
+
 Candidates base_top_k(const float* logits, int64_t n, int k) {
   std::vector<int> best;  // kept sorted, at most k
   auto better = [&](int a, int b) { return logits[a] > logits[b] || (logits[a] == logits[b] && a < b); };
@@ -183,7 +188,7 @@ void PadEngine::candidate_logits(const Model& m, const at::Tensor& hidden, const
   at::Tensor h = head ? head->apply(hidden.unsqueeze(0))[0] : hidden;  // [d] f32
   std::vector<int64_t> idx(ids.begin(), ids.end());
   at::Tensor rows = m.lm_head_rows(idx);  // [k, d] f32
-  at::Tensor v = at::mv(rows, h).contiguous();                                                        // [k]
+  at::Tensor v = at::mv(rows, h).to(at::kCPU).contiguous();  // [k] f32 on the host (one copy)
   for (size_t i = 0; i < ids.size(); ++i) dst[ids[i]] = v.data_ptr<float>()[i];
 }
 
@@ -221,14 +226,31 @@ void PadEngine::step(std::vector<Active*>& active) {
         if (r.full_head) r.head_out = static_cast<int>(pick_head[r.head].size()), pick_head[r.head].push_back(r.out);
       }
     if (!pick.empty())
-      full[m] = models_[m]->logits_from_hidden(out[m].hidden.index_select(0, at::tensor(pick, at::kLong))).contiguous();
+      full[m] = models_[m]->logits_from_hidden(out[m].hidden.index_select(0, host_index(pick, out[m].hidden)));
     for (const auto& [head, picked] : pick_head) {
-      at::Tensor h = out[m].hidden.index_select(0, at::tensor(picked, at::kLong));  // [H, d]
-      full_head[m][head] = models_[m]->logits_from_hidden(head->apply(h)).contiguous();
+      at::Tensor h = out[m].hidden.index_select(0, host_index(picked, out[m].hidden));  // [H, d]
+      full_head[m][head] = models_[m]->logits_from_hidden(head->apply(h)).to(at::kCPU).contiguous();
     }
   }
   if (options_.n_valid_tokens > 0 && options_.n_valid_tokens < n_vocab)
     full[0].narrow(1, options_.n_valid_tokens, n_vocab - options_.n_valid_tokens).fill_(-INFINITY);
+  // Device models (the generic path): when every request is PAD with rule=topk, the base top-k is
+  // taken where the logits are and only [rows, k] ids and values come to the host; otherwise each
+  // model's full-vocabulary rows are copied once per step.
+  const bool device_topk = models_[0]->generic_ops() && full[0].defined() &&
+                           std::all_of(active.begin(), active.end(), [](const Active* a) {
+                             return a->pad && a->req->pad.rule == PadRule::kTopK && a->req->n_logprobs < 0;
+                           });
+  at::Tensor top_ids, top_vals;  // [F, k_max] int64 / f32 on the host, best first
+  if (device_topk) {
+    int k_max = 1;
+    for (const Active* a : active) k_max = std::max(k_max, a->req->pad.k);
+    auto [vals, idx] = full[0].topk(k_max, 1);
+    top_vals = vals.to(at::kCPU).contiguous(), top_ids = idx.to(at::kCPU).contiguous();
+    full[0] = at::Tensor();  // nothing below may read the full base logits
+  }
+  for (auto& f : full)
+    if (f.defined()) f = f.to(at::kCPU).contiguous();  // no-op on the CPU
   const auto t1 = Clock::now();
   // Pass 1: each request's candidates and inputs; candidate-only logits are queued, not computed.
   std::vector<CandidateJob> jobs;
@@ -238,13 +260,25 @@ void PadEngine::step(std::vector<Active*>& active) {
     if (!a->pad) continue;
     const PadRequest& req = *a->req;
     PadInputs& in = inputs[ai];
-    in.base = full[0][a->rows[0].full_out].data_ptr<float>();
     in.n_vocab = n_vocab;
     in.weights = req.prompts.weights;
     const bool full_rule = req.pad.rule == PadRule::kFull;
+    if (device_topk) {
+      // The base row as a [V] buffer filled at the candidates only (all that PadStep reads under topk).
+      a->base_sparse.resize(static_cast<size_t>(n_vocab));
+      a->cand.clear();
+      const int64_t row = a->rows[0].full_out, k_max = top_ids.size(1);
+      for (int i = 0; i < req.pad.k; ++i) {
+        const int id = static_cast<int>(top_ids.data_ptr<int64_t>()[row * k_max + i]);
+        a->cand.push_back(id);
+        a->base_sparse[id] = top_vals.data_ptr<float>()[row * k_max + i];
+      }
+      in.base = a->base_sparse.data();
+    } else {
+      in.base = full[0][a->rows[0].full_out].data_ptr<float>();
+    }
     if (!full_rule) {
-      Candidates c = base_top_k(in.base, n_vocab, req.pad.k);
-      a->cand = c.ids;
+      if (!device_topk) a->cand = base_top_k(in.base, n_vocab, req.pad.k).ids;
       in.candidates = &a->cand;
       a->sparse.resize(2 * a->persrm_row.size(), std::vector<float>(n_vocab, 0.0f));
     }
@@ -261,8 +295,8 @@ void PadEngine::step(std::vector<Active*>& active) {
       if (p.bridged) bridged_logits(*a, p.model, head, out[p.model].hidden[p.out], a->sparse[2 * j]);
       else jobs.push_back({p.model, p.out, head, &a->cand, &a->sparse[2 * j]});
       in.persrm.push_back(a->sparse[2 * j].data());
-      if (r.full) {
-        in.ref.push_back(full[r.model][r.full_out].data_ptr<float>());
+      if (r.full) {  // the reference row is the base row (same prompt): its logits at the candidates
+        in.ref.push_back(device_topk ? a->base_sparse.data() : full[r.model][r.full_out].data_ptr<float>());
       } else {
         jobs.push_back({r.model, r.out, nullptr, &a->cand, &a->sparse[2 * j + 1]});
         in.ref.push_back(a->sparse[2 * j + 1].data());
@@ -273,7 +307,7 @@ void PadEngine::step(std::vector<Active*>& active) {
   // Pass 2: choose, accept, trace.
   for (size_t ai = 0; ai < active.size(); ++ai) {
     Active* a = active[ai];
-    const float* base = full[0][a->rows[0].full_out].data_ptr<float>();
+    const float* base = device_topk ? a->base_sparse.data() : full[0][a->rows[0].full_out].data_ptr<float>();
     if (a->pad) a->pad->set_inputs(std::move(inputs[ai]));
     const int token = a->sampler->choose(base, n_vocab);
     a->sampler->accept(token);
@@ -298,11 +332,11 @@ void PadEngine::run_candidate_jobs(const std::vector<CandidateJob>& jobs, const 
       rows.push_back(j->row);
       ids.insert(ids.end(), j->ids->begin(), j->ids->end());
     }
-    at::Tensor h = out[m].hidden.index_select(0, at::tensor(rows, at::kLong));  // [J, d] f32
+    at::Tensor h = out[m].hidden.index_select(0, host_index(rows, out[m].hidden));  // [J, d] f32 on the model's device
     if (head) h = head->apply(h);
     const int64_t n = static_cast<int64_t>(group.size());
     at::Tensor w = models_[m]->lm_head_rows(ids);  // [J·k, d] f32
-    at::Tensor v = at::bmm(w.view({n, static_cast<int64_t>(k), -1}), h.unsqueeze(2)).squeeze(2).contiguous();  // [J, k]
+    at::Tensor v = at::bmm(w.view({n, static_cast<int64_t>(k), -1}), h.unsqueeze(2)).squeeze(2).to(at::kCPU).contiguous();  // [J, k] host
     const float* vp = v.data_ptr<float>();
     for (int64_t g = 0; g < n; ++g)
       for (size_t i = 0; i < k; ++i) (*group[g]->dst)[(*group[g]->ids)[i]] = vp[g * k + i];
@@ -420,7 +454,7 @@ std::vector<std::vector<float>> PadEngine::token_logprobs(int m, int adapter, co
                                                           const std::vector<std::vector<int>>& responses) {
   Model& model = *models_[m];
   auto logits_of = [&](const ForwardOutput& o) {
-    return head ? model.logits_from_hidden(head->apply(o.hidden)) : o.logits;
+    return (head ? model.logits_from_hidden(head->apply(o.hidden)) : o.logits).to(at::kCPU);
   };
   const int slot = model.create_slot();
   at::Tensor first = logits_of(model.forward({Row{slot, prompt, false, adapter}}));  // [1, V]: predicts y_0

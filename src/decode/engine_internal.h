@@ -57,6 +57,7 @@ struct PadEngine::Active {
   std::shared_ptr<PadStep> pad;
   std::vector<int> cand;                   // rule=topk: this step's candidates (base top-k)
   std::vector<std::vector<float>> sparse;  // rule=topk: [V] buffers filled at the candidates (PersRM, ref per principle)
+  std::vector<float> base_sparse;          // device top-k: [V] base logits filled at the candidates only
   PadResult result;
   int n_steps = 0;
   bool done = false;

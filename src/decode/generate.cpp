@@ -46,7 +46,7 @@ std::vector<GenerateResult> generate(Model& model, const std::vector<std::vector
   bool first = true;
   while (!active.empty() && options.n_predict > 0) {
     ForwardOutput out = model.forward(rows);
-    at::Tensor logits = out.logits.contiguous();  // [R, V] f32
+    at::Tensor logits = out.logits.to(at::kCPU).contiguous();  // [R, V] f32 on the host
     if (options.n_valid_tokens > 0 && options.n_valid_tokens < logits.size(1))
       logits.narrow(1, options.n_valid_tokens, logits.size(1) - options.n_valid_tokens).fill_(-INFINITY);
     if (first) {
@@ -93,7 +93,7 @@ std::vector<int> generate_simple(const Model& model, const std::vector<int>& pro
   for (int step = 0; step < options.n_predict; ++step) {
     std::vector<int64_t> ids(tokens.begin(), tokens.end());
     at::Tensor input = at::tensor(ids, at::kLong).unsqueeze(0);         // [1, T]
-    at::Tensor last = model.forward_sequence(input)[0][-1].contiguous(); // [V] f32
+    at::Tensor last = model.forward_sequence(input)[0][-1].to(at::kCPU).contiguous(); // [V] f32
     const int token = sampler.choose(last.data_ptr<float>(), last.size(0));
     sampler.accept(token);
     if (is_stop(options, token)) break;

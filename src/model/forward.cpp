@@ -53,7 +53,7 @@ void Model::project(const at::Tensor& x, const Projection& p, const at::Tensor& 
 
 ForwardOutput Model::forward(const std::vector<Row>& rows, bool want_logits) {
   if (rows.empty()) throw_invalid("forward: no rows");
-  if (proj_.empty())
+  if (proj_.empty() && !generic_)
     throw_invalid("forward: the cached forward reads f32, f16, bf16 or quantized weights; this model holds ",
                   c10::toString(dtype()), " (use hidden_sequence)");
   const ModelConfig& c = config_;
@@ -75,6 +75,7 @@ ForwardOutput Model::forward(const std::vector<Row>& rows, bool want_logits) {
   }
   for (const Row& r : rows) reserve(slots_[r.slot], slots_[r.slot].length + static_cast<int64_t>(r.tokens.size()));
   row_start.push_back(static_cast<int64_t>(ids.size()));
+  if (generic_) return forward_generic(rows, ids, positions, row_start, want_logits);  // off pad's kernels: ATen
 
   const int64_t T = static_cast<int64_t>(ids.size()), d = c.d_model, hd = c.head_dim, half = hd / 2;
   const int64_t q_dim = c.n_head * hd, kv_dim = c.n_kv_head * hd, qkv_dim = q_dim + 2 * kv_dim;
@@ -154,6 +155,7 @@ ForwardOutput Model::forward(const std::vector<Row>& rows, bool want_logits) {
 }
 
 at::Tensor Model::logits_from_hidden(const at::Tensor& hidden) const {
+  if (generic_) return at::linear(hidden.to(device_, dense_type_), dense_lm_head_).to(at::kFloat);  // [P, V] f32 on device_
   if (!lm_head_.defined()) return at::matmul(hidden, weights_.lm_head.to(hidden.scalar_type()).t());
   at::Tensor h = hidden.to(at::kFloat).contiguous();
   at::Tensor logits = at::empty({h.size(0), lm_head_.n}, at::kFloat);  // [P, V] f32

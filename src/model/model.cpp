@@ -75,6 +75,10 @@ Model::Model(ModelConfig config, ModelWeights weights, std::string name)
     w_gate_up_.push_back(gate_up);
   }
   inv_freq_ = rope_inv_freq(config_, weights_.rope_freq_factors);
+  if (weights_.embed.defined() && !weights_.embed.device().is_cpu()) {  // built on a device: device.cpp
+    adopt_device_weights();
+    return;
+  }
   build_projections();
 #if defined(__GLIBC__)
   // The loader's per-tensor copies were freed after fusing; hand their heap pages back so resident
@@ -122,6 +126,7 @@ void Model::build_projections() {
 }
 
 std::string Model::weight_types() const {
+  if (proj_.empty() && generic_) return float_type_name(dense_type_);  // stored matrices dropped at to_device()
   std::string out;
   auto note = [&](const kernels::WeightMatrix& m) {
     const std::string n = kernels::wtype_name(m.type);
@@ -151,11 +156,13 @@ void Model::set_kv_type(at::ScalarType type) {
 }
 
 at::Tensor Model::lm_head_rows(const std::vector<int64_t>& ids) const {
+  if (generic_) return dense_lm_head_.index_select(0, at::tensor(ids, at::kLong).to(device_)).to(at::kFloat);  // on device_
   if (!lm_head_.defined()) return weights_.lm_head.index_select(0, at::tensor(ids, at::kLong)).to(at::kFloat);
   return lm_head_.gather_rows(ids);
 }
 
 at::Tensor Model::embed_rows(const std::vector<int64_t>& ids) const {
+  if (generic_) return dense_embed_.index_select(0, at::tensor(ids, at::kLong).to(device_)).to(at::kFloat);  // on device_
   if (weights_.embed.defined()) return weights_.embed.index_select(0, at::tensor(ids, at::kLong)).to(at::kFloat).contiguous();
   return embed_.gather_rows(ids);
 }
@@ -223,6 +230,11 @@ const Model::SlotCache& Model::slot_ref(int slot) const { return const_cast<Mode
 
 void Model::free_slot(int slot) {
   SlotCache& s = slot_ref(slot);
+  if (generic_) {  // device caches stay allocated for the slot's next user: no reallocation per request
+    s.in_use = false;
+    s.length = 0;
+    return;
+  }
   s = SlotCache();  // releases the cache memory
 }
 
@@ -252,6 +264,7 @@ void Model::truncate_slot(int slot, int64_t length) {
 
 int Model::add_adapter(LoraAdapter adapter) {
   PAD_CHECK(static_cast<int64_t>(adapter.layers.size()) == config_.n_layer, "adapter layer count");
+  if (generic_) adapters_dev_.push_back(lora_on(adapter, device_, dense_type_));
   adapters_.push_back(std::move(adapter));
   return static_cast<int>(adapters_.size() - 1);
 }
@@ -302,11 +315,13 @@ int Model::n_active_slots() const {
 
 void Model::reserve(SlotCache& cache, int64_t needed) {
   if (needed <= cache.capacity) return;
-  const int64_t cap = std::max({needed, 2 * cache.capacity, int64_t{32}});
+  // Device slots start with a larger block so that a request rarely grows its cache mid-decode.
+  const int64_t cap = std::max({needed, 2 * cache.capacity, int64_t{device_.is_cpu() ? 32 : 512}});
   const int64_t n_kv = config_.n_kv_head, hd = config_.head_dim;
+  const at::TensorOptions kv = at::TensorOptions().dtype(kv_type_).device(device_);
   for (int64_t l = 0; l < config_.n_layer; ++l) {
-    at::Tensor k = at::empty({n_kv, cap, hd}, kv_type_);  // [n_kv, cap, hd] kv_type_
-    at::Tensor v = at::empty({n_kv, cap, hd}, kv_type_);
+    at::Tensor k = at::empty({n_kv, cap, hd}, kv);  // [n_kv, cap, hd] kv_type_ on device_
+    at::Tensor v = at::empty({n_kv, cap, hd}, kv);
     if (cache.length > 0) {
       k.narrow(1, 0, cache.length).copy_(cache.k[l].narrow(1, 0, cache.length));
       v.narrow(1, 0, cache.length).copy_(cache.v[l].narrow(1, 0, cache.length));
@@ -325,13 +340,14 @@ void Model::reserve(SlotCache& cache, int64_t needed) {
 at::Tensor Model::hidden_sequence(const at::Tensor& tokens, at::ScalarType ct, const LoraAdapter* lora) const {
   const ModelConfig& c = config_;
   const int64_t B = tokens.size(0), T = tokens.size(1), hd = c.head_dim, group = c.n_head / c.n_kv_head;
-  at::Tensor angles = at::arange(T, at::kLong).to(ct).unsqueeze(1) * inv_freq_.to(ct).unsqueeze(0);
+  const at::TensorOptions on = at::TensorOptions().device(inv_freq_.device());  // the model's device
+  at::Tensor angles = at::arange(T, on.dtype(at::kLong)).to(ct).unsqueeze(1) * inv_freq_.to(ct).unsqueeze(0);
   at::Tensor cos = angles.cos(), sin = angles.sin();                             // [T, hd/2]
   // Quantized models run the reference on their dequantized weights.
   auto dense = [](const at::Tensor& t, const kernels::WeightMatrix& m) { return t.defined() ? t : m.dequantize(); };
   const at::Tensor embed = dense(weights_.embed, embed_);
-  at::Tensor x = embed.index_select(0, tokens.reshape({-1})).to(ct).view({B, T, c.d_model});
-  at::Tensor causal = at::ones({T, T}, at::kBool).triu(1);                       // true = masked
+  at::Tensor x = embed.index_select(0, tokens.reshape({-1}).to(on.device())).to(ct).view({B, T, c.d_model});
+  at::Tensor causal = at::ones({T, T}, on.dtype(at::kBool)).triu(1);                       // true = masked
   auto lin = [ct](const at::Tensor& a, const at::Tensor& w, const at::Tensor& b) {
     at::Tensor y = at::matmul(a, w.to(ct).t());
     return b.defined() ? y + b.to(ct) : y;

@@ -22,6 +22,25 @@ struct Row {
   int adapter = -1;         // LoRA adapter (from add_adapter) applied to this row, or -1 for none
 };
 
+// Where the model runs (DESIGN §5). On the CPU pad's own kernels read the weights as stored; any
+// other device (or the CPU with generic ops, the test switch) runs the generic ATen path on dense
+// weights converted once at to_device().
+struct DeviceOptions {
+  at::Device device = at::kCPU;
+  at::ScalarType dtype = at::ScalarType::Undefined;  // dense weight type: Undefined = bf16 on CUDA, f32 on the CPU
+  at::ScalarType resolved_dtype() const;
+  // Throws std::invalid_argument for a dtype other than f32/f16/bf16, and std::runtime_error naming
+  // "--device cuda" when this libtorch has no CUDA or the device index does not exist.
+  void validate() const;
+};
+// "cpu", "cuda" or "cuda:N" (the --device flag); throws std::invalid_argument naming the value.
+at::Device parse_device(const std::string& name);
+// True when PAD_GENERIC_OPS=1: CPU models run the generic ATen path (how CI tests the device code).
+bool generic_ops_requested();
+const char* float_type_name(at::ScalarType type);  // "f32", "f16", "bf16", "f64"
+// A copy of `adapter` with its matrices on `device` in `dtype` (device models, GPU training).
+LoraAdapter lora_on(const LoraAdapter& adapter, at::Device device, at::ScalarType dtype);
+
 struct ForwardOutput {
   at::Tensor hidden;  // [P, d] f32: final-norm hidden state of each returned position
   at::Tensor logits;  // [P, V] f32 (undefined when logits were not requested)
@@ -30,12 +49,22 @@ struct ForwardOutput {
 
 class Model {
  public:
+  // Float weights on a device other than the CPU start on the generic path there (see to_device).
   Model(ModelConfig config, ModelWeights weights, std::string name = "");
   static std::shared_ptr<Model> load(const std::string& path, const LoadOptions& options = {});
 
   const ModelConfig& config() const { return config_; }
   const ModelWeights& weights() const { return weights_; }
   const std::string& name() const { return name_; }
+
+  // Converts the weights to dense `options.dtype` on `options.device` (quantized types dequantized)
+  // and switches forward() to the generic ATen path. Off the CPU the stored matrices are dropped and
+  // every tensor (weights, norms, caches, adapters) lives on the device. Call before any slot exists.
+  void to_device(const DeviceOptions& options);
+  at::Device device() const { return device_; }
+  bool generic_ops() const { return generic_; }
+  // "cpu (pad kernels, stored types)" or "cuda:0 bf16 dense (dequantized from q4_K,q6_K at load)", for `pad info`.
+  std::string placement() const;
   // Float type of the weights for the reference and training paths (f32 when stored quantized).
   at::ScalarType dtype() const { return weights_.embed.defined() ? weights_.embed.scalar_type() : at::kFloat; }
   // "f32", "bf16", "q4_K,q6_K", ...: the stored types of the large matrices, for `pad info` and benchmarks.
@@ -91,6 +120,29 @@ class Model {
     Projection qkv, o, gate_up, down;
   };
   void project(const at::Tensor& x, const Projection& p, const at::Tensor& bias, at::Tensor& y) const;
+  // The generic ATen forward (forward_generic.cpp): rows already validated, caches reserved.
+  ForwardOutput forward_generic(const std::vector<Row>& rows, const std::vector<int64_t>& ids,
+                                const std::vector<int64_t>& positions, const std::vector<int64_t>& row_start,
+                                bool want_logits);
+  void add_lora_generic(at::Tensor& out, const at::Tensor& in, const std::vector<Row>& rows,
+                        const std::vector<int64_t>& row_start, int64_t layer,
+                        const std::vector<std::pair<std::string, int64_t>>& modules) const;
+  // Dense weights of the generic path, on device_ in dense_type_ (fused as the products read them).
+  struct DenseLayer {
+    at::Tensor qkv;      // [q_dim + 2·kv_dim, d]
+    at::Tensor bqkv;     // [q_dim + 2·kv_dim] or undefined
+    at::Tensor o;        // [d, q_dim]
+    at::Tensor gate_up;  // [2·d_ff, d]
+    at::Tensor down;     // [d, d_ff]
+  };
+  void adopt_device_weights();  // the constructor given tensors already on a device (e.g. random ones built there)
+  std::vector<DenseLayer> dense_;
+  at::Tensor dense_embed_, dense_lm_head_;  // [V, d] dense_type_ on device_
+  std::vector<LoraAdapter> adapters_dev_;   // adapters_ on device_ in dense_type_
+  at::Device device_ = at::kCPU;
+  bool generic_ = false;
+  at::ScalarType dense_type_ = at::kFloat;
+  std::string stored_types_;  // weight_types() before to_device(), for placement()
   at::Tensor embed_rows(const std::vector<int64_t>& ids) const;  // [T, d] f32
   void build_projections();
 
