@@ -220,13 +220,7 @@ void run_pad_bench(const PadBenchFlags& f) {
   const ModelConfig c = base->config();
   auto full = f.model.model.empty() ? std::make_shared<Model>(c, random_weights(c, dtype, 2), "persrm") : bench_model(rf);
   if (base->generic_ops() && !full->generic_ops()) full->to_device(device_options(f.model));
-  LoraAdapter lora = LoraAdapter::create(c, f.lora_rank, 2.0 * f.lora_rank, {"q_proj", "k_proj", "v_proj", "o_proj"}, 3);
-  for (auto& layer : lora.layers)
-    for (auto& [name, m] : layer) m.b = at::randn(m.b.sizes()) * 0.01;
-  const int adapter = base->add_adapter(std::move(lora));
-  auto head = std::make_shared<ValueHead>(ValueHead::identity(c.d_model));
-  head->weight += 0.01 * at::randn({c.d_model, c.d_model});
-  head->weight = head->weight.to(base->device()), head->bias = head->bias.to(base->device());
+  const auto [adapter, head] = bench_persrms(*base, f.lora_rank);
   std::printf("# pad bench pad: %.1fM-parameter Llama (%s, %s), prompt %d tokens, %d new tokens, "
               "rule=topk k=10, greedy, %d threads\n\n",
               c.n_params() / 1e6, f.model.model.empty() ? "random weights" : f.model.model.c_str(), base->weight_types().c_str(), f.n_prompt, f.n_new, num_threads());

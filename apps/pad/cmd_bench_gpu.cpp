@@ -151,13 +151,7 @@ void run_gpu_bench(const GpuBenchFlags& f) {
   base->set_kv_type(kv == "f16" ? at::kHalf : kv == "bf16" ? at::kBFloat16 : at::kFloat);
   std::shared_ptr<Model> full = bench_model_on(c, place, 2, "persrm");
   full->set_kv_type(base->kv_type());
-  LoraAdapter lora = LoraAdapter::create(c, f.lora_rank, 2.0 * f.lora_rank, {"q_proj", "k_proj", "v_proj", "o_proj"}, 3);
-  for (auto& layer : lora.layers)
-    for (auto& [name, m] : layer) m.b = at::randn(m.b.sizes()) * 0.01;
-  const int adapter = base->add_adapter(std::move(lora));
-  auto head = std::make_shared<ValueHead>(ValueHead::identity(c.d_model));
-  head->weight += 0.01 * at::randn({c.d_model, c.d_model});
-  head->weight = head->weight.to(base->device()), head->bias = head->bias.to(base->device());
+  const auto [adapter, head] = bench_persrms(*base, f.lora_rank);
 
   nlohmann::json rows = nlohmann::json::array();
   std::ostringstream md;

@@ -157,4 +157,15 @@ PersRm load_persrm(const PersRmFlags& f, const ModelFlags& model, Model& base,
   return rm;
 }
 
+BenchPersrms bench_persrms(Model& base, int lora_rank) {
+  const ModelConfig& c = base.config();
+  LoraAdapter lora = LoraAdapter::create(c, lora_rank, 2.0 * lora_rank, {"q_proj", "k_proj", "v_proj", "o_proj"}, 3);
+  for (auto& layer : lora.layers)
+    for (auto& [name, m] : layer) m.b = at::randn(m.b.sizes()) * 0.01;
+  BenchPersrms out{base.add_adapter(std::move(lora)), std::make_shared<ValueHead>(ValueHead::identity(c.d_model))};
+  out.head->weight += 0.01 * at::randn({c.d_model, c.d_model});
+  out.head->weight = out.head->weight.to(base.device()), out.head->bias = out.head->bias.to(base.device());
+  return out;
+}
+
 }  // namespace pad::cli

@@ -75,4 +75,12 @@ std::shared_ptr<const Tokenizer> tokenizer_of(const std::string& model_path);  /
 PersRm load_persrm(const PersRmFlags& f, const ModelFlags& model, Model& base,
                    const std::shared_ptr<const Tokenizer>& tok);
 
+// The PersRMs `pad bench pad` and `pad bench gpu` time on a base: a rank-r LoRA on q/k/v/o with small
+// random B, added to `base` (its index returned), and a value head near the identity on base's device.
+struct BenchPersrms {
+  int adapter;
+  std::shared_ptr<ValueHead> head;
+};
+BenchPersrms bench_persrms(Model& base, int lora_rank);
+
 }  // namespace pad::cli

@@ -344,11 +344,18 @@ PAD_AVX512 inline __m512i halves16(short a, short b) {
 // The index vector for permutexvar_epi16 that gives each 16-bit lane of packs_epi32(t0, t1) its
 // scale. packs works per 128-bit chunk c: four lanes from t0's chunk c, then four from t1's; they
 // take scale first_t0 + c / per_chunk and first_t1 + c / per_chunk.
-PAD_AVX512 inline __m512i pack_scale_index(int first_t0, int first_t1, int per_chunk) {
-  alignas(64) int16_t idx[32];
-  for (int l = 0; l < 32; ++l) idx[l] = int16_t((l % 8 < 4 ? first_t0 : first_t1) + (l / 8) / per_chunk);
-  return _mm512_load_si512(idx);
+struct ScaleIndex {
+  alignas(64) int16_t lanes[32];
+};
+constexpr ScaleIndex pack_scale_index(int first_t0, int first_t1, int per_chunk) {
+  ScaleIndex idx{};
+  for (int l = 0; l < 32; ++l) idx.lanes[l] = int16_t((l % 8 < 4 ? first_t0 : first_t1) + (l / 8) / per_chunk);
+  return idx;
 }
+// Built at compile time: the kernels run once per weight row, so nothing per call.
+constexpr ScaleIndex kK45Index01 = pack_scale_index(0, 2, 2), kK45Index23 = pack_scale_index(4, 6, 2);
+constexpr ScaleIndex kQ6Index[2] = {pack_scale_index(0, 4, 1), pack_scale_index(8, 12, 1)};
+PAD_AVX512 inline __m512i load_index(const ScaleIndex& idx) { return _mm512_load_si512(idx.lanes); }
 
 // The 32 signed codes and the scale of a q8_0 or q4_0 block.
 template <bool kNibbles>
@@ -406,7 +413,7 @@ PAD_AVX512 void vnni_k45(const uint8_t* wp, const uint8_t* ap, size_t as, int64_
   const __m512i low4 = _mm512_set1_epi8(0x0F), one = _mm512_set1_epi8(1), zero = _mm512_setzero_si512();
   const __m512i nibble_shift = halves16(0, 4);
   // t_j = [sub-block 2j | 2j + 1]: chunk c of packs(t0, t1) is sub-block c/2 then 2 + c/2.
-  const __m512i idx01 = pack_scale_index(0, 2, 2), idx23 = pack_scale_index(4, 6, 2);
+  const __m512i idx01 = load_index(kK45Index01), idx23 = load_index(kK45Index23);
   __m512 acc[R];
   __m256 acc_m[R];
   for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps(), acc_m[r] = _mm256_setzero_ps();
@@ -448,7 +455,7 @@ PAD_AVX512 void vnni_q6_K(const uint8_t* wp, const uint8_t* ap, size_t as, int64
   const __m512i low4 = _mm512_set1_epi8(0x0F), m2 = _mm512_set1_epi8(0x30);
   const __m512i shl_lo = halves16(4, 2), shr_hi = halves16(0, 2);
   // Chunk c of packs(t_a, t_b) for half n: group 8n + c (t_a), then 8n + 4 + c (t_b).
-  const __m512i idx[2] = {pack_scale_index(0, 4, 1), pack_scale_index(8, 12, 1)};
+  const __m512i idx[2] = {load_index(kQ6Index[0]), load_index(kQ6Index[1])};
   __m512 acc[R];
   for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
   for (int64_t b = 0; b < k / kQKK; ++b) {
