@@ -21,7 +21,12 @@ using Clock = std::chrono::steady_clock;
 
 // Weights are rotated through this many bytes of copies so each call reads them from DRAM, as a
 // decode step does when the whole model is far larger than the last-level cache.
-constexpr size_t kRotationBytes = size_t(256) << 20;
+// PAD_BENCH_ROTATION_MB overrides it: 0 keeps one copy (weights stay in cache: the kernels'
+// arithmetic rate); more than the last-level cache (some servers have hundreds of MB) for DRAM.
+const size_t kRotationBytes = [] {
+  const char* e = std::getenv("PAD_BENCH_ROTATION_MB");
+  return (e ? size_t(std::strtoull(e, nullptr, 10)) : size_t(256)) << 20;
+}();
 constexpr double kBudgetS = 0.25;  // timing budget per variant
 
 using Call = std::function<void(int64_t)>;  // one product; the argument picks a weight copy
@@ -184,6 +189,10 @@ void bench_weight_types(double stream_gbs) {
 
 int main(int argc, char** argv) {
   const int threads = argc > 1 ? std::atoi(argv[1]) : 2;
+  if (threads < 1 || threads > 1024) {
+    std::fprintf(stderr, "usage: bench_kernels [THREADS (1..1024, default 2)] [--types-only]; got '%s'\n", argv[1]);
+    return 2;
+  }
   at::set_num_threads(threads);
   pad::set_num_threads(threads);
   at::NoGradGuard no_grad;

@@ -635,6 +635,17 @@ DotFn dot_kernel(WType type) {
 
 bool dot_kernel_is_simd(WType type) { return dot_kernel(type) != dot_reference(type); }
 
+namespace {
+// How far ahead the first pass over the weight rows prefetches. Measured on a 2-core Xeon with
+// AVX-512 VNNI (bench_kernels 1, weights rotated through 2 GiB so they come from DRAM; q8_0 / q4_K
+// at M = 1): no software prefetch 7.8 / 11.2 GB/s; the next row (0-1 KB ahead) 13.1 / 12.2; 4 KB
+// 9.8 / 12.4; 16 KB 8.2 / 10.4. Close ahead is best: the L2 streamer covers the rest.
+constexpr size_t kPrefetchBytes = 1024;
+inline void prefetch_row(const uint8_t* p, size_t bytes) {
+  for (size_t off = 0; off < bytes; off += 64) __builtin_prefetch(p + off, 0, 3);
+}
+}  // namespace
+
 void dot_rows(WType type, const uint8_t* w, size_t w_stride, int64_t n_rows, const uint8_t* acts,
               size_t act_stride, int64_t m, int64_t k, float* y, int64_t ldy) {
 #if PAD_HAVE_AVX2_KERNELS
@@ -643,6 +654,10 @@ void dot_rows(WType type, const uint8_t* w, size_t w_stride, int64_t n_rows, con
     // over them, so neither the weights nor the activations are read from memory more than once.
     constexpr size_t kTileBytes = 16 << 10;
     const int64_t tile = m <= 4 ? n_rows : std::max<int64_t>(1, int64_t(kTileBytes / w_stride));
+    // The hardware prefetchers alone keep too few lines in flight for one thread to stream its
+    // rows at the memory's rate: the first pass over each row also asks for the row kPrefetchBytes
+    // further on (at least the next one).
+    const int64_t ahead = std::max<int64_t>(1, int64_t(kPrefetchBytes / w_stride));
     float out[4];
     for (int64_t r0 = 0; r0 < n_rows; r0 += tile) {
       const int64_t r1 = std::min(n_rows, r0 + tile);
@@ -650,6 +665,7 @@ void dot_rows(WType type, const uint8_t* w, size_t w_stride, int64_t n_rows, con
         const int rows = int(std::min<int64_t>(4, m - i));
         const uint8_t* a = acts + size_t(i) * act_stride;
         for (int64_t r = r0; r < r1; ++r) {
+          if (i == 0 && r + ahead < n_rows) prefetch_row(w + size_t(r + ahead) * w_stride, w_stride);
           kernels[rows - 1](w + size_t(r) * w_stride, a, act_stride, k, out);
           for (int t = 0; t < rows; ++t) y[(i + t) * ldy + r] = out[t];
         }
