@@ -144,9 +144,13 @@ class ServeFaults : public ::testing::Test {
   }
   // `b` with a seed whose sample runs to 60 tokens (no end of sequence) and then `max_tokens`, so
   // that only the client can end it early.
-  static json long_request(json b, const std::string& path, int max_tokens) {
+  // A sampled request (seeded) asking for max_tokens whose first choice runs at least must_reach
+  // tokens without stopping, checked by running it that far. The cancellation test checks the
+  // whole length: a seed that merely lasts 60 tokens can still stop early, and on a fast machine a
+  // request that stops early ends before the test's client has left.
+  static json long_request(json b, const std::string& path, int max_tokens, int must_reach) {
     b["temperature"] = 1.0;
-    b["max_tokens"] = 60;
+    b["max_tokens"] = must_reach;
     for (int s = 1; s <= 30; ++s) {
       b["seed"] = s;
       test::HttpReply r = http_post(port_, path, b);
@@ -256,7 +260,7 @@ TEST_F(ServeFaults, AReaderThatStopsReadingIsCutOffByTheWriteTimeout) {
   // 16 choices with 20 log probabilities per token: far more than the socket buffers hold.
   json b = {{"model", "base"}, {"messages", {{{"role", "user"}, {"content", kPrompt}}}}, {"logprobs", true},
             {"top_logprobs", 20}};
-  b = long_request(b, "/v1/chat/completions", 400);
+  b = long_request(b, "/v1/chat/completions", 400, 60);  // the buffers fill long before 60 tokens
   b["stream"] = true;
   b["n"] = 16;
   const double gone = test::metric(port_, "pad_client_disconnects_total");
@@ -277,7 +281,7 @@ TEST_F(ServeFaults, AReaderThatStopsReadingIsCutOffByTheWriteTimeout) {
 }
 
 TEST_F(ServeFaults, AClientLeavingANonStreamedRequestCancelsIt) {
-  const json b = long_request({{"prompt", kPrompt}, {"preference", "humor"}}, "/v1/completions", 440);
+  const json b = long_request({{"prompt", kPrompt}, {"preference", "humor"}}, "/v1/completions", 440, 440);
   const double cancelled = test::metric(port_, "pad_cancelled_total");
   const double gone = test::metric(port_, "pad_client_disconnects_total");
   const std::string s = b.dump();
