@@ -1,13 +1,12 @@
 // `pad generate`: plain decoding, preference prompting, PAD and best-of-n over one prompt (streamed)
 // or many (--file prompts.jsonl → JSONL), with the PersRM as a full model, a LoRA or a value head.
-#include <cmath>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "common.h"
 #include "generate_command.h"
+#include "jsonl_requests.h"
 #include "pad/decode/engine.h"
 #include "pad/decode/prompts.h"
 #include "pad/tokenizer/tokenizer.h"
@@ -43,17 +42,23 @@ struct GenerateFlags {
   std::vector<std::string> stops;
 };
 
-// What one request asks for before tokenization.
-struct RequestSpec {
-  PromptSpec prompt;
-  std::vector<int> ids;  // --ids: raw ids, used for every row
-  PadRequest request;    // options; prompts filled later
-  std::string text;      // the prompt as given, for output
-};
-
-Preference preference_from(const std::vector<std::string>& joined, const std::string& weights) {
-  if (!joined.empty() && !weights.empty()) throw_invalid("give --preference or --preference-weights, not both");
-  return weights.empty() ? Preference::joined_from(joined) : Preference::parse_weights(weights);
+// The flags every request starts from (a JSONL line may override some).
+RequestDefaults request_defaults(const GenerateFlags& f) {
+  RequestDefaults d;
+  d.prompt.system = f.prompt.system;
+  d.prompt.guideline_template = f.pref_template;
+  d.prompt.chat = f.raw ? ChatMode::kNever : f.prompt.chat ? ChatMode::kAlways : ChatMode::kAuto;
+  d.prompt.chat_template_override = f.prompt.chat_template;
+  d.preferences = f.preferences;
+  d.preference_weights = f.preference_weights;
+  d.rule = f.rule;
+  d.request.pad.w = f.w;
+  d.request.pad.k = f.k;
+  d.request.sampling = f.sampling;
+  d.request.n_predict = f.n_predict;
+  d.request.n_best = f.n_best;
+  d.request.stop_strings = f.stops;
+  return d;
 }
 
 Strategy choose_strategy(const GenerateFlags& f, bool has_pref) {
@@ -62,98 +67,12 @@ Strategy choose_strategy(const GenerateFlags& f, bool has_pref) {
   return default_strategy(has_pref, has_rm);
 }
 
-PadRequest base_request(const GenerateFlags& f) {
-  PadRequest r;
-  r.pad.rule = f.rule == "full" ? PadRule::kFull : PadRule::kTopK;
-  if (f.rule != "full" && f.rule != "topk") throw_invalid("--rule '", f.rule, "' is not known (expected topk or full)");
-  r.pad.w = f.w;
-  r.pad.k = f.k;
-  r.sampling = f.sampling;
-  r.n_predict = f.n_predict;
-  r.n_best = f.n_best;
-  r.stop_strings = f.stops;
-  return r;
-}
-
-PromptSpec prompt_spec(const GenerateFlags& f, const std::string& user, Preference pref) {
-  PromptSpec s;
-  s.user = user;
-  s.system = f.prompt.system;
-  s.preference = std::move(pref);
-  s.guideline_template = f.pref_template;
-  s.chat = f.raw ? ChatMode::kNever : f.prompt.chat ? ChatMode::kAlways : ChatMode::kAuto;
-  s.chat_template_override = f.prompt.chat_template;
-  return s;
-}
-
-std::vector<RequestSpec> read_jsonl_requests(const GenerateFlags& f, const std::string& path) {
-  std::vector<RequestSpec> out;
-  std::istringstream in(read_file(path));
-  int line_no = 0;
-  for (std::string line; std::getline(in, line);) {
-    ++line_no;
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    auto j = nlohmann::json::parse(line, nullptr, false);
-    if (j.is_discarded() || !j.is_object()) throw_invalid(path, ":", line_no, ": not a JSON object");
-    if (!j.contains("prompt") || !j["prompt"].is_string()) throw_invalid(path, ":", line_no, ": missing string field 'prompt'");
-    try {
-      std::vector<std::string> joined = f.preferences;
-      std::string weights = f.preference_weights;
-      if (j.contains("preference")) {
-        joined = j["preference"].is_array() ? j["preference"].get<std::vector<std::string>>()
-                                            : std::vector<std::string>{j["preference"].get<std::string>()};
-        weights.clear();
-      }
-      if (j.contains("preference_weights")) {
-        const auto& pw = j["preference_weights"];
-        if (pw.is_object()) {
-          std::vector<std::string> parts;
-          for (auto& [k, v] : pw.items()) parts.push_back(k + "=" + std::to_string(v.get<double>()));
-          weights = join(parts, ",");
-        } else {
-          weights = pw.get<std::string>();
-        }
-        joined.clear();
-      }
-      RequestSpec r;
-      r.text = j["prompt"].get<std::string>();
-      r.prompt = prompt_spec(f, r.text, preference_from(joined, weights));
-      r.request = base_request(f);
-      // Checked by hand: nlohmann's value<int>() casts a float such as 1e300 to int, which is
-      // undefined behaviour (found by reading, confirmed with UBSan; test_fuzz_regressions).
-      auto number = [&](const char* name, double fallback, double lo, double hi, bool whole) {
-        if (!j.contains(name)) return fallback;
-        const nlohmann::json& v = j[name];
-        const double x = v.is_number() ? v.get<double>() : std::nan("");
-        if (!(x >= lo && x <= hi) || (whole && std::floor(x) != x))
-          throw std::invalid_argument(std::string("'") + name + "' must be " + (whole ? "an integer" : "a number") +
-                                      " from " + std::to_string(lo) + " to " + std::to_string(hi) + ", not " + v.dump());
-        return x;
-      };
-      r.request.pad.w = number("w", f.w, -1e6, 1e6, false);
-      r.request.pad.k = static_cast<int>(number("k", f.k, 1, 1e6, true));
-      r.request.sampling.temperature = static_cast<float>(number("temperature", f.sampling.temperature, 0, 100, false));
-      if (j.contains("seed")) {
-        if (!j["seed"].is_number_unsigned()) throw std::invalid_argument("'seed' must be a non-negative integer, not " + j["seed"].dump());
-        r.request.sampling.seed = j["seed"].get<uint64_t>();
-      }
-      r.request.n_predict = static_cast<int>(number("n_predict", f.n_predict, 1, 1 << 24, true));
-      out.push_back(std::move(r));
-    } catch (const nlohmann::json::exception& e) {
-      throw_invalid(path, ":", line_no, ": ", e.what());
-    } catch (const std::invalid_argument& e) {
-      throw_invalid(path, ":", line_no, ": ", e.what());
-    }
-  }
-  if (out.empty()) throw_invalid(path, ": no requests");
-  return out;
-}
-
 std::vector<RequestSpec> read_requests(const GenerateFlags& f) {
-  if (!f.prompt.file.empty() && ends_with(f.prompt.file, ".jsonl")) return read_jsonl_requests(f, f.prompt.file);
+  const RequestDefaults d = request_defaults(f);
+  if (!f.prompt.file.empty() && ends_with(f.prompt.file, ".jsonl")) return read_jsonl_requests(d, f.prompt.file);
   RequestSpec r;
-  r.request = base_request(f);
-  const Preference pref = preference_from(f.preferences, f.preference_weights);
+  r.request = base_request(d);
+  const Preference pref = preference_from(d.preferences, d.preference_weights);
   if (!f.prompt.ids.empty()) {
     r.ids = parse_int_list(f.prompt.ids, "--ids");
     if (pref.weighted) throw_invalid("--preference-weights needs a text prompt (one prompt per principle), not --ids");
@@ -161,7 +80,7 @@ std::vector<RequestSpec> read_requests(const GenerateFlags& f) {
     r.text = f.prompt.ids;
   } else {
     r.text = read_prompt_text(f.prompt);
-    r.prompt = prompt_spec(f, r.text, pref);
+    r.prompt = prompt_spec(d, r.text, pref);
   }
   return {std::move(r)};
 }
