@@ -99,6 +99,34 @@ TEST(FuzzRegressions, ModelConfigParamCountDoesNotOverflow) {
   EXPECT_EQ(small.n_params(), 80 + 64 + 96 + 8 + 4);
 }
 
+// fuzz_config_json, UBSan (session 6): a vocab_size written as a 120-digit integer parses as the
+// float 5.1e122, and get<int64_t> cast it (undefined behaviour). Integer fields, optional ones and
+// token id lists now take integers (or integral floats) in range, else an error naming the field.
+TEST(FuzzRegressions, ConfigIntegersOutOfRangeAreErrorsNotCasts) {
+  const std::string head = R"({"architectures":["LlamaForCausalLM"],"hidden_size":64,"num_hidden_layers":1,
+      "num_attention_heads":4,"intermediate_size":8,)";
+  auto error_of = [&](const std::string& rest) {
+    try {
+      parse_hf_config(head + rest, "config.json");
+    } catch (const std::invalid_argument& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_NE(error_of(R"("vocab_size": 5)" + std::string(120, '1') + "}").find("'vocab_size'"), std::string::npos);
+  EXPECT_NE(error_of(R"("vocab_size": 1e300})").find("'vocab_size'"), std::string::npos);
+  EXPECT_NE(error_of(R"("vocab_size": 18446744073709551615})").find("'vocab_size'"), std::string::npos);
+  EXPECT_NE(error_of(R"("vocab_size": 10, "max_position_embeddings": -1e30})").find("'max_position_embeddings'"),
+            std::string::npos);
+  EXPECT_NE(error_of(R"("vocab_size": 10, "eos_token_id": [2, 1e300]})").find("'eos_token_id'"), std::string::npos);
+  EXPECT_NE(error_of(R"("vocab_size": 10, "rope_scaling": {"rope_type": "llama3", "factor": 8,
+      "original_max_position_embeddings": 1e40}})").find("'original_max_position_embeddings'"), std::string::npos);
+  // Integral floats and ordinary integers still read.
+  const ModelConfig c = parse_hf_config(head + R"("vocab_size": 10.0, "eos_token_id": [2, 3]})", "config.json");
+  EXPECT_EQ(c.n_vocab, 10);
+  EXPECT_EQ(c.eos_ids, (std::vector<int>{2, 3}));
+}
+
 // `pad generate --file` JSONL lines: {"k": 1e300} was cast to int by nlohmann's value<int>()
 // (undefined behaviour, garbage k in a Release build); now a clear error naming the line and field.
 TEST(FuzzRegressions, JsonlRequestNumbersOutOfRangeAreErrors) {

@@ -1,8 +1,12 @@
 // config.json and GGUF metadata → ModelConfig, with checks that name the field and its value.
 #include "pad/format/model_config.h"
 
+#include <cmath>
 #include <cstdint>
+#include <limits>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <type_traits>
 
 #include "pad/format/gguf.h"
 #include "pad/util/error.h"
@@ -13,19 +17,65 @@ namespace {
 
 using nlohmann::json;
 
-std::vector<int> id_list(const json& j) {
-  if (j.is_number_integer()) return {j.get<int>()};
-  if (j.is_array()) return j.get<std::vector<int>>();
-  return {};
+// An integer JSON value (or a float with an integral value) within [lo, hi]. nlohmann's get<int64_t>
+// casts a float such as 5e122 (what a too-long integer literal parses to) to int64, which is
+// undefined behaviour (found by fuzz_config_json, UBSan).
+std::optional<int64_t> integer_in(const json& v, int64_t lo, int64_t hi) {
+  if (v.is_number_unsigned()) {
+    const uint64_t u = v.get<uint64_t>();
+    if (u > uint64_t(INT64_MAX) || int64_t(u) > hi) return std::nullopt;
+    return int64_t(u) >= lo ? std::optional<int64_t>(int64_t(u)) : std::nullopt;
+  }
+  if (v.is_number_integer()) {
+    const int64_t i = v.get<int64_t>();
+    return i >= lo && i <= hi ? std::optional<int64_t>(i) : std::nullopt;
+  }
+  if (v.is_number_float()) {
+    const double d = v.get<double>();
+    if (!(d >= double(lo) && d <= double(hi)) || std::floor(d) != d || !(std::fabs(d) < 9.0e18)) return std::nullopt;
+    return int64_t(d);
+  }
+  return std::nullopt;
+}
+
+std::vector<int> id_list(const json& j, const char* key, const std::string& origin) {
+  std::vector<int> ids;
+  if (j.is_number()) {
+    if (auto i = integer_in(j, INT32_MIN, INT32_MAX)) ids.push_back(int(*i));
+    return ids;
+  }
+  if (j.is_array())
+    for (const json& v : j) {
+      const auto i = integer_in(v, INT32_MIN, INT32_MAX);
+      if (!i) throw_invalid(origin, ": field '", key, "' holds ", v.dump(), " (expected integer token ids)");
+      ids.push_back(int(*i));
+    }
+  return ids;
+}
+
+template <typename T>
+T field(const json& j, const char* key, const std::string& origin);
+
+// An optional integer field: the fallback when absent or null, else as field<int64_t> checks it.
+int64_t integer_or(const json& j, const char* key, int64_t fallback, const std::string& origin) {
+  if (!j.contains(key) || j[key].is_null()) return fallback;
+  return field<int64_t>(j, key, origin);
 }
 
 template <typename T>
 T field(const json& j, const char* key, const std::string& origin) {
   if (!j.contains(key) || j[key].is_null()) throw_invalid(origin, ": missing field '", key, "'");
-  try {
-    return j[key].get<T>();
-  } catch (const json::exception&) {
-    throw_invalid(origin, ": field '", key, "' has value ", j[key].dump(), " of the wrong type");
+  if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+    const auto i = integer_in(j[key], int64_t(std::numeric_limits<T>::min()), int64_t(std::numeric_limits<T>::max()));
+    if (!i) throw_invalid(origin, ": field '", key, "' has value ", j[key].dump(), " (expected an integer within ",
+                          std::numeric_limits<T>::min(), "..", std::numeric_limits<T>::max(), ")");
+    return T(*i);
+  } else {
+    try {
+      return j[key].get<T>();
+    } catch (const json::exception&) {
+      throw_invalid(origin, ": field '", key, "' has value ", j[key].dump(), " of the wrong type");
+    }
   }
 }
 
@@ -106,7 +156,7 @@ ModelConfig parse_hf_config(const std::string& text, const std::string& origin) 
   c.head_dim = j.contains("head_dim") && !j["head_dim"].is_null() ? field<int64_t>(j, "head_dim", origin)
                                                                    : (c.n_head > 0 ? c.d_model / c.n_head : 0);
   c.d_ff = field<int64_t>(j, "intermediate_size", origin);
-  c.max_position = j.value("max_position_embeddings", int64_t{4096});
+  c.max_position = integer_or(j, "max_position_embeddings", 4096, origin);
   c.rope_theta = j.value("rope_theta", 10000.0);
   c.rms_norm_eps = j.value("rms_norm_eps", 1e-5);
   c.tie_embeddings = j.value("tie_word_embeddings", c.arch == Arch::kQwen2);
@@ -120,11 +170,11 @@ ModelConfig parse_hf_config(const std::string& text, const std::string& origin) 
     c.rope_scaling.factor = rs.value("factor", 1.0);
     c.rope_scaling.low_freq_factor = rs.value("low_freq_factor", 1.0);
     c.rope_scaling.high_freq_factor = rs.value("high_freq_factor", 4.0);
-    c.rope_scaling.original_max_position_embeddings = rs.value("original_max_position_embeddings", int64_t{8192});
+    c.rope_scaling.original_max_position_embeddings = integer_or(rs, "original_max_position_embeddings", 8192, origin + " rope_scaling");
     if (c.rope_scaling.type == "default") c.rope_scaling.type.clear();
   }
-  if (j.contains("bos_token_id")) c.bos_ids = id_list(j["bos_token_id"]);
-  if (j.contains("eos_token_id")) c.eos_ids = id_list(j["eos_token_id"]);
+  if (j.contains("bos_token_id")) c.bos_ids = id_list(j["bos_token_id"], "bos_token_id", origin);
+  if (j.contains("eos_token_id")) c.eos_ids = id_list(j["eos_token_id"], "eos_token_id", origin);
   c.validate(origin);
   return c;
 }
