@@ -119,12 +119,15 @@ TEST(FuzzRegressions, ConfigIntegersOutOfRangeAreErrorsNotCasts) {
   EXPECT_NE(error_of(R"("vocab_size": 10, "max_position_embeddings": -1e30})").find("'max_position_embeddings'"),
             std::string::npos);
   EXPECT_NE(error_of(R"("vocab_size": 10, "eos_token_id": [2, 1e300]})").find("'eos_token_id'"), std::string::npos);
+  EXPECT_NE(error_of(R"("vocab_size": 10, "bos_token_id": 1e300})").find("'bos_token_id'"), std::string::npos);
   EXPECT_NE(error_of(R"("vocab_size": 10, "rope_scaling": {"rope_type": "llama3", "factor": 8,
       "original_max_position_embeddings": 1e40}})").find("'original_max_position_embeddings'"), std::string::npos);
   // Integral floats and ordinary integers still read.
   const ModelConfig c = parse_hf_config(head + R"("vocab_size": 10.0, "eos_token_id": [2, 3]})", "config.json");
   EXPECT_EQ(c.n_vocab, 10);
   EXPECT_EQ(c.eos_ids, (std::vector<int>{2, 3}));
+  EXPECT_TRUE(parse_hf_config(head + R"("vocab_size": 10, "bos_token_id": null})", "config.json").bos_ids.empty());
+  EXPECT_EQ(parse_hf_config(head + R"("vocab_size": 10, "bos_token_id": 1})", "config.json").bos_ids, std::vector<int>{1});
 }
 
 // `pad generate --file` JSONL lines: {"k": 1e300} was cast to int by nlohmann's value<int>()

@@ -142,8 +142,6 @@ class ServeFaults : public ::testing::Test {
     test::HttpReply h = http_get(port_, "/health");
     EXPECT_EQ(h.status, 200) << h.body << h.error;
   }
-  // `b` with a seed whose sample runs to 60 tokens (no end of sequence) and then `max_tokens`, so
-  // that only the client can end it early.
   // A sampled request (seeded) asking for max_tokens whose first choice runs at least must_reach
   // tokens without stopping, checked by running it that far. The cancellation test checks the
   // whole length: a seed that merely lasts 60 tokens can still stop early, and on a fast machine a

@@ -21,9 +21,9 @@ using nlohmann::json;
 // casts a float such as 5e122 (what a too-long integer literal parses to) to int64, which is
 // undefined behaviour (found by fuzz_config_json, UBSan).
 std::optional<int64_t> integer_in(const json& v, int64_t lo, int64_t hi) {
-  if (v.is_number_unsigned()) {
+  if (v.is_number_unsigned()) {  // may exceed INT64_MAX
     const uint64_t u = v.get<uint64_t>();
-    if (u > uint64_t(INT64_MAX) || int64_t(u) > hi) return std::nullopt;
+    if (hi < 0 || u > uint64_t(hi)) return std::nullopt;
     return int64_t(u) >= lo ? std::optional<int64_t>(int64_t(u)) : std::nullopt;
   }
   if (v.is_number_integer()) {
@@ -31,6 +31,7 @@ std::optional<int64_t> integer_in(const json& v, int64_t lo, int64_t hi) {
     return i >= lo && i <= hi ? std::optional<int64_t>(i) : std::nullopt;
   }
   if (v.is_number_float()) {
+    // |d| < 9e18 as well: double(INT64_MAX) rounds up to 2^63, which does not convert.
     const double d = v.get<double>();
     if (!(d >= double(lo) && d <= double(hi)) || std::floor(d) != d || !(std::fabs(d) < 9.0e18)) return std::nullopt;
     return int64_t(d);
@@ -38,28 +39,16 @@ std::optional<int64_t> integer_in(const json& v, int64_t lo, int64_t hi) {
   return std::nullopt;
 }
 
+// bos/eos_token_id: one id or a list of them (null or absent: none).
 std::vector<int> id_list(const json& j, const char* key, const std::string& origin) {
+  if (j.is_null()) return {};
   std::vector<int> ids;
-  if (j.is_number()) {
-    if (auto i = integer_in(j, INT32_MIN, INT32_MAX)) ids.push_back(int(*i));
-    return ids;
+  for (const json& v : j.is_array() ? j : json::array({j})) {
+    const auto i = integer_in(v, INT32_MIN, INT32_MAX);
+    if (!i) throw_invalid(origin, ": field '", key, "' holds ", v.dump(), " (expected integer token ids)");
+    ids.push_back(int(*i));
   }
-  if (j.is_array())
-    for (const json& v : j) {
-      const auto i = integer_in(v, INT32_MIN, INT32_MAX);
-      if (!i) throw_invalid(origin, ": field '", key, "' holds ", v.dump(), " (expected integer token ids)");
-      ids.push_back(int(*i));
-    }
   return ids;
-}
-
-template <typename T>
-T field(const json& j, const char* key, const std::string& origin);
-
-// An optional integer field: the fallback when absent or null, else as field<int64_t> checks it.
-int64_t integer_or(const json& j, const char* key, int64_t fallback, const std::string& origin) {
-  if (!j.contains(key) || j[key].is_null()) return fallback;
-  return field<int64_t>(j, key, origin);
 }
 
 template <typename T>
@@ -77,6 +66,12 @@ T field(const json& j, const char* key, const std::string& origin) {
       throw_invalid(origin, ": field '", key, "' has value ", j[key].dump(), " of the wrong type");
     }
   }
+}
+
+// An optional integer field: the fallback when absent or null, else as field<int64_t> checks it.
+int64_t integer_or(const json& j, const char* key, int64_t fallback, const std::string& origin) {
+  if (!j.contains(key) || j[key].is_null()) return fallback;
+  return field<int64_t>(j, key, origin);
 }
 
 }  // namespace
