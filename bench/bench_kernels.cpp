@@ -157,29 +157,38 @@ void bench_weight_types(double stream_gbs) {
   const int64_t n = 2048, k = 768;
   std::printf("\nWeightMatrix matmul, N=%lld K=%lld: GB/s of stored bytes (ratio to probe); GFLOP/s at M=128/512\n",
               (long long)n, (long long)k);
-  std::printf("%11s | %13s %13s %13s %13s | %8s %8s\n", "type (f32a: f32 activations)", "M=1", "M=4", "M=16", "M=64", "M=128", "M=512");
+  std::printf("%11s | %13s %13s %13s %13s | %8s %8s\n", "type (f32a: f32 activations; i16: interleaved by 16 rows)", "M=1", "M=4", "M=16", "M=64", "M=128", "M=512");
   const at::Tensor w = at::randn({n, k});  // [N, K] f32
   for (WType type : {WType::kF32, WType::kF16, WType::kBF16, WType::kQ8_0, WType::kQ4_0, WType::kQ4_K,
                      WType::kQ5_K, WType::kQ6_K}) {
     std::vector<pad::kernels::WeightMatrix> copies = {pad::kernels::WeightMatrix::quantize(w, type)};
     const size_t bytes = copies[0].nbytes();
     while (copies.size() * bytes < kRotationBytes) copies.push_back(pad::kernels::WeightMatrix::quantize(w, type));
-    for (bool int8 : {true, false}) {
-    if (!int8 && copies[0].is_float()) continue;
-    pad::kernels::set_int8_activations(int8);
-    std::printf("%6s%s |", pad::kernels::wtype_name(type), int8 ? "     " : " f32a");
-    for (int64_t m : {1, 4, 16, 64, 128, 512}) {
-      if (!int8 && m > 64) break;
-      const at::Tensor x = at::randn({m, k});  // [M, K] f32
-      std::vector<float> y(size_t(m * n));
-      const double t = seconds_per_call({[&](int64_t i) {
-        pad::kernels::matmul(x.data_ptr<float>(), m, copies[size_t(i) % copies.size()], nullptr, y.data(), n);
-      }})[0];
-      if (m <= 64) std::printf(" %6.1f (%4.2f)", gbs(bytes, t), gbs(bytes, t) / stream_gbs);
-      else std::printf(" %8.1f", 2.0 * double(m * n * k) / t / 1e9);
-      std::fflush(stdout);
-    }
-    std::printf("\n");
+    // One line of the table: `label` over `mats` (the rotated copies), int8 activations or f32.
+    auto line = [&](const char* label, const std::vector<pad::kernels::WeightMatrix>& mats, bool int8) {
+      pad::kernels::set_int8_activations(int8);
+      std::printf("%6s%s |", pad::kernels::wtype_name(type), label);
+      for (int64_t m : {1, 4, 16, 64, 128, 512}) {
+        if (!int8 && m > 64) break;
+        const at::Tensor x = at::randn({m, k});  // [M, K] f32
+        std::vector<float> y(size_t(m * n));
+        const double t = seconds_per_call({[&](int64_t i) {
+          pad::kernels::matmul(x.data_ptr<float>(), m, mats[size_t(i) % mats.size()], nullptr, y.data(), n);
+        }})[0];
+        if (m <= 64) std::printf(" %6.1f (%4.2f)", gbs(bytes, t), gbs(bytes, t) / stream_gbs);
+        else std::printf(" %8.1f", 2.0 * double(m * n * k) / t / 1e9);
+        std::fflush(stdout);
+      }
+      std::printf("\n");
+    };
+    line("     ", copies, true);
+    if (!copies[0].is_float()) line(" f32a", copies, false);
+    // The layout model loaders give this type on this CPU (q8_0: interleaved by 16 rows), when it differs.
+    if (copies[0].for_kernels().layout != copies[0].layout) {
+      std::vector<pad::kernels::WeightMatrix> packed;
+      for (const auto& c : copies) packed.push_back(c.for_kernels());
+      copies.clear();
+      line(" i16 ", packed, true);
     }
     pad::kernels::set_int8_activations(true);
   }

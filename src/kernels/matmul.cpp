@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "linear_simd.h"
+#include "q8_interleaved.h"
 #include "quant_dot.h"
 #include "pad/kernels/weight.h"
 #include "pad/util/error.h"
@@ -64,9 +65,8 @@ void row_at_a_time(const float* x, int64_t m, const WeightMatrix& w, const float
                    int64_t n0, int64_t n1, std::vector<float>& scratch) {
   const int64_t k = w.k;
   scratch.resize(size_t(k));
-  const size_t stride = w.row_stride();
   for (int64_t j = n0; j < n1; ++j) {
-    dequantize_row_ref(w.type, w.data + size_t(j) * stride, scratch.data(), k);
+    w.dequantize_row(j, scratch.data());
     for (int64_t i = 0; i < m; ++i) y[i * ldy + j] = dot_f32(scratch.data(), x + i * k, k) + (bias ? bias[j] : 0.0f);
   }
 }
@@ -77,11 +77,9 @@ void panel_rows(const float* x, int64_t m, const WeightMatrix& w, const float* b
                 int64_t ldy, int64_t n0, int64_t n1, std::vector<float>& scratch) {
   const int64_t k = w.k;
   scratch.resize(size_t(kPanelRows * k));
-  const size_t stride = w.row_stride();
   for (int64_t p = n0; p < n1; p += kPanelRows) {
     const int64_t rows = std::min(kPanelRows, n1 - p);
-    for (int64_t r = 0; r < rows; ++r)
-      dequantize_row_ref(w.type, w.data + size_t(p + r) * stride, scratch.data() + r * k, k);
+    for (int64_t r = 0; r < rows; ++r) w.dequantize_row(p + r, scratch.data() + r * k);
     if (m <= kMaxKernelRows) {
       detail::linear_rows_f32(x, m, k, scratch.data() - p * k, bias, y, ldy, p, p + rows);
     } else {
@@ -130,23 +128,33 @@ int64_t int8_max_rows(WType type) {
   return type == WType::kQ8_0 || type == WType::kQ4_0 ? 8 : kMaxKernelRows;
 }
 
-// Up to int8_max_rows rows of x against a quantized matrix: x quantized to 8 bits per block once
-// (split over the pool by rows), then integer products, each thread streaming its own weight rows.
-void int_matmul(const float* x, int64_t m, const WeightMatrix& w, const float* bias, float* y, int64_t ldy,
-                int64_t n_blocks) {
-  const int64_t k = w.k;
-  const size_t act_stride = detail::act_row_bytes(w.type, k);
+// Rows of x quantized to 8 bits per block into the caller thread's buffer (split over the pool by
+// rows when there are several).
+template <typename Quantize>
+const uint8_t* quantize_rows(const float* x, int64_t m, int64_t k, size_t act_stride, Quantize quantize) {
   thread_local std::vector<uint8_t> acts;  // [m] activation rows, the caller's thread
   acts.resize(act_stride * size_t(m));
   uint8_t* a = acts.data();
   if (m == 1) {
-    detail::quantize_act_row(w.type, x, k, a);
+    quantize(x, a);
   } else {
     global_pool().run([&](int thread, int n_threads) {
       for (int64_t i = m * thread / n_threads; i < m * (thread + 1) / n_threads; ++i)
-        detail::quantize_act_row(w.type, x + i * k, k, a + size_t(i) * act_stride);
+        quantize(x + i * k, a + size_t(i) * act_stride);
     });
   }
+  return a;
+}
+
+// Up to int8_max_rows rows of x against a quantized matrix: x quantized to 8 bits per block once,
+// then integer products, each thread streaming its own weight rows.
+void int_matmul(const float* x, int64_t m, const WeightMatrix& w, const float* bias, float* y, int64_t ldy,
+                int64_t n_blocks) {
+  const int64_t k = w.k;
+  const size_t act_stride = detail::act_row_bytes(w.type, k);
+  const uint8_t* a = quantize_rows(x, m, k, act_stride, [&](const float* row, uint8_t* dst) {
+    detail::quantize_act_row(w.type, row, k, dst);
+  });
   const size_t stride = w.row_stride();
   global_pool().run([&](int thread, int n_threads) {
     const int64_t b0 = n_blocks * thread / n_threads, b1 = n_blocks * (thread + 1) / n_threads;
@@ -155,6 +163,32 @@ void int_matmul(const float* x, int64_t m, const WeightMatrix& w, const float* b
     detail::dot_rows(w.type, w.data + size_t(n0) * stride, stride, n1 - n0, a, act_stride, m, k, y + n0, ldy);
     add_bias(bias, y, ldy, m, n0, n1);
   });
+}
+
+// Rows of x per pass over an interleaved matrix: their 8-bit activations (k = 768: 240 KB) stay in L2
+// while every group of 16 weight rows goes past them.
+constexpr int64_t kInterleavedPanelRows = 256;
+
+// Any number of rows of x against a q8_0 matrix interleaved by 16 rows: integer products for decode
+// and prefill alike (kRowsPerBlock is the group size, so each thread's share is whole groups).
+void interleaved_matmul(const float* x, int64_t m, const WeightMatrix& w, const float* bias, float* y, int64_t ldy,
+                        int64_t n_groups) {
+  static_assert(kRowsPerBlock == detail::kInterleave, "the thread split must not cut a group");
+  const int64_t k = w.k;
+  const size_t act_stride = detail::act_row_bytes_q8x16(k);
+  for (int64_t p = 0; p < m; p += kInterleavedPanelRows) {
+    const int64_t rows = std::min(kInterleavedPanelRows, m - p);
+    const uint8_t* a = quantize_rows(x + p * k, rows, k, act_stride, [&](const float* row, uint8_t* dst) {
+      detail::quantize_act_row_q8x16(row, k, dst);
+    });
+    float* yp = y + p * ldy;
+    global_pool().run([&](int thread, int n_threads) {
+      const int64_t g0 = n_groups * thread / n_threads, g1 = n_groups * (thread + 1) / n_threads;
+      if (g0 >= g1) return;
+      detail::dot_groups_q8x16(w.data, g0, g1, a, rows, k, yp, ldy);
+      add_bias(bias, yp, ldy, rows, g0 * kRowsPerBlock, g1 * kRowsPerBlock);
+    });
+  }
 }
 
 void check_matrix(const WeightMatrix& w) {
@@ -177,6 +211,7 @@ void matmul(const float* x, int64_t m, const WeightMatrix& w, const float* bias,
     return;
   }
   const int64_t n_blocks = (w.n + kRowsPerBlock - 1) / kRowsPerBlock;
+  if (w.layout == Layout::kInterleaved16 && g_int8_activations) return interleaved_matmul(x, m, w, bias, y, ldy, n_blocks);
   if (m <= int8_max_rows(w.type) && g_int8_activations) return int_matmul(x, m, w, bias, y, ldy, n_blocks);
   const BlasThreadsGuard blas_guard;
   global_pool().run([&](int thread, int n_threads) {
@@ -226,7 +261,7 @@ at::Tensor linear_reference(const at::Tensor& x, const WeightMatrix& w, const at
   float* yp = y.data_ptr<float>();
   const at::Tensor bias_f32 = bias.defined() ? bias.to(at::kFloat).contiguous() : at::Tensor();
   for (int64_t j = 0; j < w.n; ++j) {
-    dequantize_row_ref(w.type, w.data + size_t(j) * w.row_stride(), row.data(), k);
+    w.dequantize_row(j, row.data());
     for (int64_t i = 0; i < m; ++i) {
       double sum = bias_f32.defined() ? bias_f32.data_ptr<float>()[j] : 0.0;
       for (int64_t kk = 0; kk < k; ++kk) sum += xp[i * k + kk] * double(row[size_t(kk)]);

@@ -4,7 +4,11 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdlib>
+#include <cstring>
 
+#include "q8_interleaved.h"
+#include "quant_dot.h"
 #include "pad/util/error.h"
 #include "pad/util/thread_pool.h"
 
@@ -99,6 +103,9 @@ size_t row_bytes(WType type, int64_t k, const std::string& context) {
 WeightMatrix WeightMatrix::rows(int64_t begin, int64_t count) const {
   if (begin < 0 || count < 0 || begin + count > n)
     throw_invalid("WeightMatrix::rows: rows [", begin, ", ", begin + count, ") outside [0, ", n, ")");
+  if (layout == Layout::kInterleaved16 && (begin % detail::kInterleave != 0 || count % detail::kInterleave != 0))
+    throw_invalid("WeightMatrix::rows: rows [", begin, ", ", begin + count, ") of an interleaved matrix must start and end at multiples of ",
+                  detail::kInterleave);
   WeightMatrix view = *this;
   view.n = count;
   view.data = data + size_t(begin) * row_stride();
@@ -146,6 +153,34 @@ WeightMatrix WeightMatrix::quantize(const at::Tensor& t, WType type) {
   return from_bytes(type, n, k, dst, bytes);
 }
 
+namespace {
+bool interleave_enabled() {
+  const char* env = std::getenv("PAD_Q8_INTERLEAVE");
+  return env == nullptr || std::strcmp(env, "0") != 0;
+}
+}  // namespace
+
+WeightMatrix WeightMatrix::for_kernels() const {
+  if (type != WType::kQ8_0 || layout != Layout::kRows || n % detail::kInterleave != 0 || n == 0 ||
+      !detail::q8x16_kernel_is_simd() || !interleave_enabled())
+    return *this;
+  at::Tensor bytes = at::empty({int64_t(nbytes())}, at::kByte);  // [n · row bytes] u8, n/16 groups
+  uint8_t* dst = bytes.data_ptr<uint8_t>();
+  const size_t group_bytes = row_stride() * size_t(detail::kInterleave);
+  global_pool().parallel_for(n / detail::kInterleave, 16, [&](int64_t g0, int64_t g1, int) {
+    detail::interleave_q8_0(data + size_t(g0) * group_bytes, (g1 - g0) * detail::kInterleave, k,
+                            dst + size_t(g0) * group_bytes);
+  });
+  WeightMatrix out = from_bytes(type, n, k, dst, bytes);
+  out.layout = Layout::kInterleaved16;
+  return out;
+}
+
+void WeightMatrix::dequantize_row(int64_t r, float* dst) const {
+  if (layout == Layout::kInterleaved16) return detail::dequantize_interleaved_row(data, r, k, dst);
+  dequantize_row_ref(type, data + size_t(r) * row_stride(), dst, k);
+}
+
 at::Tensor WeightMatrix::float_tensor() const {
   if (!is_float()) throw_invalid("WeightMatrix::float_tensor: ", wtype_name(type), " is quantized");
   const at::ScalarType dtype = wtype_to_dtype(type);
@@ -160,9 +195,8 @@ at::Tensor WeightMatrix::float_tensor() const {
 at::Tensor WeightMatrix::dequantize() const {
   at::Tensor out = at::empty({n, k}, at::kFloat);  // [n, k] f32
   float* y = out.data_ptr<float>();
-  const size_t stride = row_stride();
   global_pool().parallel_for(n, 16, [&](int64_t r0, int64_t r1, int) {
-    for (int64_t r = r0; r < r1; ++r) dequantize_row_ref(type, data + size_t(r) * stride, y + r * k, k);
+    for (int64_t r = r0; r < r1; ++r) dequantize_row(r, y + r * k);
   });
   return out;
 }
@@ -170,10 +204,9 @@ at::Tensor WeightMatrix::dequantize() const {
 at::Tensor WeightMatrix::gather_rows(const std::vector<int64_t>& ids) const {
   at::Tensor out = at::empty({int64_t(ids.size()), k}, at::kFloat);  // [ids, k] f32
   float* y = out.data_ptr<float>();
-  const size_t stride = row_stride();
   for (size_t i = 0; i < ids.size(); ++i) {
     if (ids[i] < 0 || ids[i] >= n) throw_invalid("WeightMatrix::gather_rows: row ", ids[i], " outside [0, ", n, ")");
-    dequantize_row_ref(type, data + size_t(ids[i]) * stride, y + int64_t(i) * k, k);
+    dequantize_row(ids[i], y + int64_t(i) * k);
   }
   return out;
 }

@@ -155,7 +155,9 @@ void require_matrix(const Source& src, const std::string& name, int64_t rows, in
       if (m->n != rows || m->k != cols)
         throw_runtime(src.origin, ": tensor '", name, "' has shape [", m->n, ", ", m->k, "] but the config implies [",
                       rows, ", ", cols, "]");
-      stored = *m;
+      // In the layout this CPU's kernels read fastest; a reordered copy replaces the mapped bytes.
+      stored = m->for_kernels();
+      if (stored.data != m->data) release_mapped_pages(m->data, m->nbytes());
       return;
     }
   }

@@ -26,6 +26,11 @@ size_t block_bytes(WType type);              // bytes per block
 // multiple of block_elems(type).
 size_t row_bytes(WType type, int64_t k, const std::string& context = "");
 
+// How a matrix's bytes are ordered: GGUF's rows (row r at r · row_stride), or q8_0 interleaved by 16
+// rows for the AVX-512 VNNI kernels (the same bytes reordered, the same size; group g of rows
+// [16g, 16g + 16) still starts at 16g · row_stride). Only the kernels read the bytes of the second.
+enum class Layout : uint8_t { kRows, kInterleaved16 };
+
 // An [n, k] matrix: n rows of row_bytes(type, k) bytes each, row-major. `owner` keeps the bytes
 // alive (a tensor over a memory map, or a tensor holding a copy). Cheap to copy.
 struct WeightMatrix {
@@ -33,12 +38,21 @@ struct WeightMatrix {
   int64_t n = 0, k = 0;
   const uint8_t* data = nullptr;
   at::Tensor owner;  // holds `data` alive: any dtype, any shape
+  Layout layout = Layout::kRows;
 
   bool defined() const { return data != nullptr; }
   bool is_float() const { return type == WType::kF32 || type == WType::kF16 || type == WType::kBF16; }
   size_t row_stride() const { return row_bytes(type, k); }
   size_t nbytes() const { return row_stride() * static_cast<size_t>(n); }
-  WeightMatrix rows(int64_t begin, int64_t count) const;  // a view of rows [begin, begin + count)
+  // A view of rows [begin, begin + count); interleaved matrices only at multiples of 16 rows.
+  WeightMatrix rows(int64_t begin, int64_t count) const;
+
+  // The layout this CPU's products read fastest, in a new buffer when it differs: q8_0 matrices of
+  // a multiple of 16 rows interleave where the integer kernels are AVX-512 VNNI (unless
+  // PAD_Q8_INTERLEAVE=0); everything else is returned as it is. Model loaders call it once.
+  WeightMatrix for_kernels() const;
+  // Row r as f32 (bit for bit the GGUF row's dequantization, whatever the layout).
+  void dequantize_row(int64_t r, float* dst) const;
 
   // A float tensor [n, k] (f32/f16/bf16 contiguous) viewed as a WeightMatrix, sharing its storage.
   static WeightMatrix from_tensor(const at::Tensor& t);
