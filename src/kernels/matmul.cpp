@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "linear_simd.h"
-#include "q8_interleaved.h"
+#include "interleaved.h"
 #include "quant_dot.h"
 #include "pad/kernels/weight.h"
 #include "pad/util/error.h"
@@ -169,23 +169,23 @@ void int_matmul(const float* x, int64_t m, const WeightMatrix& w, const float* b
 // while every group of 16 weight rows goes past them.
 constexpr int64_t kInterleavedPanelRows = 256;
 
-// Any number of rows of x against a q8_0 matrix interleaved by 16 rows: integer products for decode
-// and prefill alike (kRowsPerBlock is the group size, so each thread's share is whole groups).
+// Any number of rows of x against a matrix interleaved by 16 rows (q8_0, q4_K): integer products for
+// decode and prefill alike (kRowsPerBlock is the group size, so each thread's share is whole groups).
 void interleaved_matmul(const float* x, int64_t m, const WeightMatrix& w, const float* bias, float* y, int64_t ldy,
                         int64_t n_groups) {
   static_assert(kRowsPerBlock == detail::kInterleave, "the thread split must not cut a group");
   const int64_t k = w.k;
-  const size_t act_stride = detail::act_row_bytes_q8x16(k);
+  const size_t act_stride = detail::interleaved_act_row_bytes(w.type, k);
   for (int64_t p = 0; p < m; p += kInterleavedPanelRows) {
     const int64_t rows = std::min(kInterleavedPanelRows, m - p);
     const uint8_t* a = quantize_rows(x + p * k, rows, k, act_stride, [&](const float* row, uint8_t* dst) {
-      detail::quantize_act_row_q8x16(row, k, dst);
+      detail::quantize_interleaved_act_row(w.type, row, k, dst);
     });
     float* yp = y + p * ldy;
     global_pool().run([&](int thread, int n_threads) {
       const int64_t g0 = n_groups * thread / n_threads, g1 = n_groups * (thread + 1) / n_threads;
       if (g0 >= g1) return;
-      detail::dot_groups_q8x16(w.data, g0, g1, a, rows, k, yp, ldy);
+      detail::dot_groups(w.type, w.data, g0, g1, a, rows, k, yp, ldy);
       add_bias(bias, yp, ldy, rows, g0 * kRowsPerBlock, g1 * kRowsPerBlock);
     });
   }

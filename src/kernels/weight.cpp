@@ -7,7 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "q8_interleaved.h"
+#include "interleaved.h"
 #include "quant_dot.h"
 #include "pad/util/error.h"
 #include "pad/util/thread_pool.h"
@@ -108,7 +108,9 @@ WeightMatrix WeightMatrix::rows(int64_t begin, int64_t count) const {
                   detail::kInterleave);
   WeightMatrix view = *this;
   view.n = count;
-  view.data = data + size_t(begin) * row_stride();
+  view.data = data + (layout == Layout::kInterleaved16
+                          ? size_t(begin / detail::kInterleave) * detail::interleaved_group_bytes(type, k)
+                          : size_t(begin) * row_stride());
   return view;
 }
 
@@ -155,21 +157,22 @@ WeightMatrix WeightMatrix::quantize(const at::Tensor& t, WType type) {
 
 namespace {
 bool interleave_enabled() {
-  const char* env = std::getenv("PAD_Q8_INTERLEAVE");
+  const char* env = std::getenv("PAD_INTERLEAVE");
   return env == nullptr || std::strcmp(env, "0") != 0;
 }
 }  // namespace
 
 WeightMatrix WeightMatrix::for_kernels() const {
-  if (type != WType::kQ8_0 || layout != Layout::kRows || n % detail::kInterleave != 0 || n == 0 ||
-      !detail::q8x16_kernel_is_simd() || !interleave_enabled())
+  if (!detail::interleaves(type) || layout != Layout::kRows || n % detail::kInterleave != 0 || n == 0 ||
+      !detail::interleaved_kernels_are_simd() || !interleave_enabled())
     return *this;
-  at::Tensor bytes = at::empty({int64_t(nbytes())}, at::kByte);  // [n · row bytes] u8, n/16 groups
+  const int64_t groups = n / detail::kInterleave;
+  const size_t in_bytes = row_stride() * size_t(detail::kInterleave), out_bytes = detail::interleaved_group_bytes(type, k);
+  at::Tensor bytes = at::empty({int64_t(out_bytes * size_t(groups))}, at::kByte);  // [n/16 groups] u8
   uint8_t* dst = bytes.data_ptr<uint8_t>();
-  const size_t group_bytes = row_stride() * size_t(detail::kInterleave);
-  global_pool().parallel_for(n / detail::kInterleave, 16, [&](int64_t g0, int64_t g1, int) {
-    detail::interleave_q8_0(data + size_t(g0) * group_bytes, (g1 - g0) * detail::kInterleave, k,
-                            dst + size_t(g0) * group_bytes);
+  global_pool().parallel_for(groups, 16, [&](int64_t g0, int64_t g1, int) {
+    detail::interleave_rows(type, data + size_t(g0) * in_bytes, (g1 - g0) * detail::kInterleave, k,
+                            dst + size_t(g0) * out_bytes);
   });
   WeightMatrix out = from_bytes(type, n, k, dst, bytes);
   out.layout = Layout::kInterleaved16;
@@ -177,7 +180,7 @@ WeightMatrix WeightMatrix::for_kernels() const {
 }
 
 void WeightMatrix::dequantize_row(int64_t r, float* dst) const {
-  if (layout == Layout::kInterleaved16) return detail::dequantize_interleaved_row(data, r, k, dst);
+  if (layout == Layout::kInterleaved16) return detail::dequantize_interleaved_row(type, data, r, k, dst);
   dequantize_row_ref(type, data + size_t(r) * row_stride(), dst, k);
 }
 
