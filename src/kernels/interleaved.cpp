@@ -1,4 +1,4 @@
-// q8_0 and q4_K rows interleaved by 16 (interleaved.h): the layout conversions, the activation
+// q8_0, q4_K and q6_K rows interleaved by 16 (interleaved.h): the layout conversions, the activation
 // quantizers, the scalar references and the AVX-512 VNNI kernels for any number of activation rows.
 #include "interleaved.h"
 
@@ -20,7 +20,7 @@ namespace pad::kernels::detail {
 namespace {
 
 [[noreturn]] void not_interleaved(WType type) {
-  throw_invalid("interleaved kernels: ", wtype_name(type), " does not interleave (q8_0 and q4_K do)");
+  throw_invalid("interleaved kernels: ", wtype_name(type), " does not interleave (q8_0, q4_K and q6_K do)");
 }
 
 // Activation row i of a batch whose rows are `row_bytes` apart, as blocks of type Act.
@@ -130,6 +130,67 @@ float ref_q4kx16(const BlockQ4Kx16* w, int lane, const ActQ8x256* a, int64_t nb)
   return sum;
 }
 
+// --- q6_K -------------------------------------------------------------------------------------
+
+void interleave_q6_K(const uint8_t* rows, int64_t n, int64_t k, BlockQ6Kx16* out) {
+  const int64_t nb = k / kQKK;
+  const auto* src = reinterpret_cast<const BlockQ6_K*>(rows);
+  for (int64_t g = 0; g < n / kInterleave; ++g)
+    for (int64_t b = 0; b < nb; ++b) {
+      BlockQ6Kx16& blk = out[g * nb + b];
+      for (int r = 0; r < kInterleave; ++r) {
+        const BlockQ6_K& in = src[(g * kInterleave + r) * nb + b];
+        blk.d[r] = in.d;
+        for (int s = 0; s < 16; ++s) blk.sc[s][r] = in.scales[s];
+        for (int h = 0; h < 2; ++h)
+          for (int q = 0; q < 8; ++q) {
+            for (int p = 0; p < 2; ++p) std::memcpy(blk.ql[h][p][q][r], in.ql + 64 * h + 32 * p + 4 * q, 4);
+            std::memcpy(blk.qh[h][q][r], in.qh + 32 * h + 4 * q, 4);
+          }
+      }
+    }
+}
+
+// Row `lane`'s 256 codes (0..63, element order) of one super-block, as dequant_q6_K reads them.
+void q6_codes(const BlockQ6Kx16& w, int lane, int* q) {
+  for (int h = 0; h < 2; ++h)
+    for (int l = 0; l < 32; ++l) {
+      const int ql0 = w.ql[h][0][l / 4][lane][l % 4], ql1 = w.ql[h][1][l / 4][lane][l % 4];
+      const int qh = w.qh[h][l / 4][lane][l % 4];
+      int* y = q + 128 * h;
+      y[l] = (ql0 & 0xF) | (((qh >> 0) & 3) << 4);
+      y[l + 32] = (ql1 & 0xF) | (((qh >> 2) & 3) << 4);
+      y[l + 64] = (ql0 >> 4) | (((qh >> 4) & 3) << 4);
+      y[l + 96] = (ql1 >> 4) | (((qh >> 6) & 3) << 4);
+    }
+}
+
+void dequantize_q6kx16_row(const BlockQ6Kx16* blk, int lane, int64_t nb, float* y) {
+  for (int64_t b = 0; b < nb; ++b, y += kQKK) {
+    const float d = f16_to_f32(blk[b].d[lane]);
+    int q[kQKK];
+    q6_codes(blk[b], lane, q);
+    for (int e = 0; e < kQKK; ++e) y[e] = d * float(blk[b].sc[e / 16][lane]) * float(q[e] - 32);
+  }
+}
+
+// The row reference's sum (ref_q6_K): Σ_s sc_s·Σ (q − 32)·a in integers.
+float ref_q6kx16(const BlockQ6Kx16* w, int lane, const ActQ8x256* a, int64_t nb) {
+  float sum = 0;
+  for (int64_t b = 0; b < nb; ++b) {
+    int q[kQKK];
+    q6_codes(w[b], lane, q);
+    int32_t s = 0;
+    for (int g = 0; g < 16; ++g) {
+      int32_t dot = 0;
+      for (int l = 0; l < 16; ++l) dot += (q[16 * g + l] - 32) * a[b].qs[16 * g + l];
+      s += int32_t(w[b].sc[g][lane]) * dot;
+    }
+    sum += f16_to_f32(w[b].d[lane]) * a[b].d * float(s);
+  }
+  return sum;
+}
+
 // --- AVX-512 VNNI -----------------------------------------------------------------------------
 #if PAD_HAVE_INTERLEAVED_SIMD
 
@@ -140,10 +201,13 @@ PAD_AVX512 inline __m512i bytes_to_i32(const uint8_t* p) {
 PAD_AVX512 inline __m512 f16x16(const uint16_t* p) {
   return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
 }
-// The first pass over a group streams it from memory: ask for the bytes a kilobyte on.
+// The first pass over a group streams it from memory: ask for the bytes kAheadBytes on. Swept on a
+// 2-core Xeon (bench_kernels 2, weights from DRAM, M = 1, q8_0 / q4_K GB/s): 1 KB 17.5 / 15.0,
+// 4 KB 19.7 / 15.6, 8 KB 16.9 / 12.3, 16 KB 17.3 / - (a noisy VM: only 4 KB stood out, a little).
+constexpr int kAheadBytes = 4096;
 template <typename Block>
 PAD_AVX512 inline void prefetch_ahead(const Block& blk) {
-  const char* ahead = reinterpret_cast<const char*>(&blk) + 1024;
+  const char* ahead = reinterpret_cast<const char*>(&blk) + kAheadBytes;
   for (int l = 0; l < int(sizeof(Block)); l += 64) _mm_prefetch(ahead + l, _MM_HINT_T0);
 }
 
@@ -222,6 +286,51 @@ PAD_AVX512 void vnni_q4kx16(const BlockQ4Kx16* w, int64_t nb, const ActQ8x256* c
   for (int r = 0; r < R; ++r) _mm512_storeu_ps(y[r], acc[r]);
 }
 
+// R activation rows against one q6_K group. Per half h and 16-element sub-block column c of it, four
+// loads of 64 bytes (ql low part, ql high part, qh) give four code vectors — sub-blocks 8h + 2j + c
+// for quarters j = 0..3 — each summed per row by dpbusd from −32·Σa (the codes' offset, exact),
+// then times its 16 rows' scales in integers: the reference's sum.
+template <int R>
+PAD_AVX512 void vnni_q6kx16(const BlockQ6Kx16* w, int64_t nb, const ActQ8x256* const* a, float* const* y,
+                            bool prefetch) {
+  const __m512i low4 = _mm512_set1_epi8(0x0F), bits45 = _mm512_set1_epi8(0x30);
+  __m512 acc[R];
+  for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
+  for (int64_t b = 0; b < nb; ++b) {
+    const BlockQ6Kx16& blk = w[b];
+    if (prefetch) prefetch_ahead(blk);
+    __m512i sum_q[R];
+    for (int r = 0; r < R; ++r) sum_q[r] = _mm512_setzero_si512();
+    for (int h = 0; h < 2; ++h)
+      for (int c = 0; c < 2; ++c) {
+        __m512i t[R][4];
+        for (int r = 0; r < R; ++r)
+          for (int j = 0; j < 4; ++j) t[r][j] = _mm512_set1_epi32(-32 * int32_t(a[r][b].bsums[8 * h + 2 * j + c]));
+        for (int q = 4 * c; q < 4 * c + 4; ++q) {
+          const __m512i lo = _mm512_loadu_si512(blk.ql[h][0][q]), hi = _mm512_loadu_si512(blk.ql[h][1][q]);
+          const __m512i qh = _mm512_loadu_si512(blk.qh[h][q]);
+          __m512i codes[4];
+          codes[0] = _mm512_or_si512(_mm512_and_si512(lo, low4), _mm512_and_si512(_mm512_slli_epi16(qh, 4), bits45));
+          codes[1] = _mm512_or_si512(_mm512_and_si512(hi, low4), _mm512_and_si512(_mm512_slli_epi16(qh, 2), bits45));
+          codes[2] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(lo, 4), low4), _mm512_and_si512(qh, bits45));
+          codes[3] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(hi, 4), low4),
+                                     _mm512_and_si512(_mm512_srli_epi16(qh, 2), bits45));
+          for (int r = 0; r < R; ++r)
+            for (int j = 0; j < 4; ++j)
+              t[r][j] = _mm512_dpbusd_epi32(t[r][j], codes[j], bcast4(a[r][b].qs + 128 * h + 32 * j + 4 * q));
+        }
+        for (int j = 0; j < 4; ++j) {
+          const __m512i sc = _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk.sc[8 * h + 2 * j + c])));
+          for (int r = 0; r < R; ++r) sum_q[r] = _mm512_add_epi32(sum_q[r], _mm512_mullo_epi32(t[r][j], sc));
+        }
+      }
+    const __m512 d = f16x16(blk.d);
+    for (int r = 0; r < R; ++r)
+      acc[r] = _mm512_fmadd_ps(_mm512_mul_ps(d, _mm512_set1_ps(a[r][b].d)), _mm512_cvtepi32_ps(sum_q[r]), acc[r]);
+  }
+  for (int r = 0; r < R; ++r) _mm512_storeu_ps(y[r], acc[r]);
+}
+
 // Activation rows [i, i + R) of the batch against one group, writing y's rows i..i+R-1.
 template <typename Block, typename Act, int R,
           void (*Kernel)(const Block*, int64_t, const Act* const*, float* const*, bool)>
@@ -239,16 +348,18 @@ constexpr RowsFn kRowsFns[4] = {rows_of<Block, Act, 1, K<1>::f>, rows_of<Block, 
                                 rows_of<Block, Act, 3, K<3>::f>, rows_of<Block, Act, 4, K<4>::f>};
 template <int R> struct KQ8 { static constexpr auto f = vnni_q8x16<R>; };
 template <int R> struct KQ4K { static constexpr auto f = vnni_q4kx16<R>; };
+template <int R> struct KQ6K { static constexpr auto f = vnni_q6kx16<R>; };
 
 #endif  // PAD_HAVE_INTERLEAVED_SIMD
 
 }  // namespace
 
-bool interleaves(WType type) { return type == WType::kQ8_0 || type == WType::kQ4_K; }
+bool interleaves(WType type) { return type == WType::kQ8_0 || type == WType::kQ4_K || type == WType::kQ6_K; }
 
 size_t interleaved_group_bytes(WType type, int64_t k) {
   if (type == WType::kQ8_0) return size_t(k / kQK) * sizeof(BlockQ8x16);
   if (type == WType::kQ4_K) return size_t(k / kQKK) * sizeof(BlockQ4Kx16);
+  if (type == WType::kQ6_K) return size_t(k / kQKK) * sizeof(BlockQ6Kx16);
   not_interleaved(type);
 }
 
@@ -257,6 +368,7 @@ void interleave_rows(WType type, const uint8_t* rows, int64_t n, int64_t k, uint
             "] is not 16·g rows of whole blocks");
   if (type == WType::kQ8_0) return interleave_q8_0(rows, n, k, reinterpret_cast<BlockQ8x16*>(dst));
   if (type == WType::kQ4_K) return interleave_q4_K(rows, n, k, reinterpret_cast<BlockQ4Kx16*>(dst));
+  if (type == WType::kQ6_K) return interleave_q6_K(rows, n, k, reinterpret_cast<BlockQ6Kx16*>(dst));
   not_interleaved(type);
 }
 
@@ -265,7 +377,9 @@ void dequantize_interleaved_row(WType type, const uint8_t* packed, int64_t r, in
   const int lane = int(r % kInterleave);
   if (type == WType::kQ8_0)
     return dequantize_q8x16_row(reinterpret_cast<const BlockQ8x16*>(group), lane, k / kQK, dst);
-  return dequantize_q4kx16_row(reinterpret_cast<const BlockQ4Kx16*>(group), lane, k / kQKK, dst);
+  if (type == WType::kQ4_K)
+    return dequantize_q4kx16_row(reinterpret_cast<const BlockQ4Kx16*>(group), lane, k / kQKK, dst);
+  return dequantize_q6kx16_row(reinterpret_cast<const BlockQ6Kx16*>(group), lane, k / kQKK, dst);
 }
 
 void deinterleave_q8_0_row(const uint8_t* packed, int64_t r, int64_t k, uint8_t* dst) {
@@ -281,13 +395,13 @@ void deinterleave_q8_0_row(const uint8_t* packed, int64_t r, int64_t k, uint8_t*
 
 size_t interleaved_act_row_bytes(WType type, int64_t k) {
   if (type == WType::kQ8_0) return size_t(k / kQK) * sizeof(ActQ8x32s);
-  if (type == WType::kQ4_K) return act_row_bytes(type, k);
+  if (type == WType::kQ4_K || type == WType::kQ6_K) return act_row_bytes(type, k);
   not_interleaved(type);
 }
 
 void quantize_interleaved_act_row(WType type, const float* x, int64_t k, uint8_t* dst) {
   if (type == WType::kQ8_0) return quantize_act_q8x16(x, k, reinterpret_cast<ActQ8x32s*>(dst));
-  if (type == WType::kQ4_K) return quantize_act_row(type, x, k, dst);
+  if (type == WType::kQ4_K || type == WType::kQ6_K) return quantize_act_row(type, x, k, dst);
   not_interleaved(type);
 }
 
@@ -301,7 +415,9 @@ void dot_groups_ref(WType type, const uint8_t* packed, int64_t g0, int64_t g1, c
         y[i * ldy + g * kInterleave + r] =
             type == WType::kQ8_0
                 ? ref_q8x16(reinterpret_cast<const BlockQ8x16*>(group), r, act_row<ActQ8x32s>(acts, act_bytes, i), k / kQK)
-                : ref_q4kx16(reinterpret_cast<const BlockQ4Kx16*>(group), r, act_row<ActQ8x256>(acts, act_bytes, i), k / kQKK);
+            : type == WType::kQ4_K
+                ? ref_q4kx16(reinterpret_cast<const BlockQ4Kx16*>(group), r, act_row<ActQ8x256>(acts, act_bytes, i), k / kQKK)
+                : ref_q6kx16(reinterpret_cast<const BlockQ6Kx16*>(group), r, act_row<ActQ8x256>(acts, act_bytes, i), k / kQKK);
   }
 }
 
@@ -318,7 +434,9 @@ void dot_groups(WType type, const uint8_t* packed, int64_t g0, int64_t g1, const
   if (!interleaves(type)) not_interleaved(type);
 #if PAD_HAVE_INTERLEAVED_SIMD
   if (interleaved_kernels_are_simd()) {
-    const RowsFn* fns = type == WType::kQ8_0 ? kRowsFns<BlockQ8x16, ActQ8x32s, KQ8> : kRowsFns<BlockQ4Kx16, ActQ8x256, KQ4K>;
+    const RowsFn* fns = type == WType::kQ8_0   ? kRowsFns<BlockQ8x16, ActQ8x32s, KQ8>
+                        : type == WType::kQ4_K ? kRowsFns<BlockQ4Kx16, ActQ8x256, KQ4K>
+                                               : kRowsFns<BlockQ6Kx16, ActQ8x256, KQ6K>;
     const int64_t nb = k / block_elems(type);
     const size_t group_bytes = interleaved_group_bytes(type, k), act_bytes = interleaved_act_row_bytes(type, k);
     // Each group (16 rows · k codes: q8_0 13 KB at k = 768) stays in L1/L2 while every four

@@ -1,4 +1,4 @@
-// q8_0 and q4_K weights interleaved by 16 rows, and their integer products. In GGUF's row layout a
+// q8_0, q4_K and q6_K weights interleaved by 16 rows, and their integer products. In GGUF's row layout a
 // block belongs to one row, so a 64-byte register holds codes of one row and every block costs its
 // own scale handling and horizontal work. Interleaved, one 64-byte load holds four codes of each of
 // 16 rows (q4_K: four of two sub-blocks, as nibbles), an activation dword is broadcast straight into
@@ -34,15 +34,27 @@ struct BlockQ4Kx16 {
   uint8_t qs[4][8][kInterleave][4];
 };
 
+// q6_K, super-block column b of one group: the rows' f16 d and int8 sub-block scales (sc[s][r]),
+// then the 6-bit codes as stored, four elements per row at a time: ql[n][p][q][r] = row r's ql bytes
+// 64n + 32p + 4q..+3 and qh[n][q][r] = its qh bytes 32n + 4q..+3 (one load each for 16 rows gives
+// the codes of four 4-element groups). 16 · 210 bytes, as the rows it holds.
+struct BlockQ6Kx16 {
+  uint16_t d[kInterleave];
+  int8_t sc[16][kInterleave];
+  uint8_t ql[2][2][8][kInterleave][4];
+  uint8_t qh[2][8][kInterleave][4];
+};
+static_assert(sizeof(BlockQ6Kx16) == kInterleave * sizeof(BlockQ6_K), "interleaving keeps the size");
+
 // q8_0's activations for them: 32 int8 codes, the scale, and −128 · Σ codes (undoes the weights'
-// offset, so the integer sum is exact). q4_K's are the row kernels' ActQ8x256.
+// offset, so the integer sum is exact). q4_K's and q6_K's are the row kernels' ActQ8x256.
 struct ActQ8x32s {
   int8_t qs[kQK];
   float d;
   int32_t offset;
 };
 
-// The types that interleave (q8_0, q4_K), and for them: bytes of a group of 16 rows of k elements;
+// The types that interleave (q8_0, q4_K, q6_K), and for them: bytes of a group of 16 rows of k elements;
 // an [n, k] matrix in GGUF rows (n a multiple of 16) → n/16 groups; row r back as floats, bit for bit
 // what dequantizing its GGUF row gives.
 bool interleaves(WType type);
@@ -53,7 +65,7 @@ void dequantize_interleaved_row(WType type, const uint8_t* packed, int64_t r, in
 void deinterleave_q8_0_row(const uint8_t* packed, int64_t r, int64_t k, uint8_t* dst);
 
 // Activation rows for the interleaved kernels: for q8_0 the row kernels' codes and scales plus each
-// block's offset, for q4_K exactly the row kernels' activations.
+// block's offset, for the k-quants exactly the row kernels' activations.
 size_t interleaved_act_row_bytes(WType type, int64_t k);
 void quantize_interleaved_act_row(WType type, const float* x, int64_t k, uint8_t* dst);
 
