@@ -1,4 +1,4 @@
-// q8_0, q4_K and q6_K matrices interleaved by 16 rows (src/kernels/interleaved.h): the layout holds the
+// q8_0, q4_K, q5_K and q6_K matrices interleaved by 16 rows (src/kernels/interleaved.h): the layout holds the
 // same blocks (round trip, bit-exact dequantization), its reference computes exactly the row layout's
 // integer sums, its VNNI kernel equals the reference for every activation row count, and matmul
 // over it matches matmul over the rows — decode and prefill, with a bias, with int8 activations off.
@@ -19,7 +19,7 @@ namespace {
 
 // A q8_0 matrix with varied row scales and outliers, and its interleaved copy (built directly, so
 // the tests run on CPUs whose kernels would not interleave: there the product is the reference).
-constexpr WType kTypes[] = {WType::kQ8_0, WType::kQ4_K, WType::kQ6_K};
+constexpr WType kTypes[] = {WType::kQ8_0, WType::kQ4_K, WType::kQ5_K, WType::kQ6_K};
 
 struct Pair {
   WeightMatrix rows, packed;
@@ -160,9 +160,9 @@ TEST(Interleaved, MatmulMatchesTheRowLayout) {
 
 TEST(Interleaved, ForKernelsInterleavesOnlyWhatItCan) {
   const WeightMatrix odd = WeightMatrix::quantize(at::randn({24, 64}), WType::kQ8_0);
-  const WeightMatrix q5 = WeightMatrix::quantize(at::randn({32, 256}), WType::kQ5_K);
+  const WeightMatrix q4_0 = WeightMatrix::quantize(at::randn({32, 256}), WType::kQ4_0);
   EXPECT_EQ(odd.for_kernels().layout, Layout::kRows);
-  EXPECT_EQ(q5.for_kernels().layout, Layout::kRows);
+  EXPECT_EQ(q4_0.for_kernels().layout, Layout::kRows);
   for (WType type : kTypes) {
     const WeightMatrix rows = WeightMatrix::quantize(at::randn({32, 256}), type);
     const WeightMatrix packed = rows.for_kernels();

@@ -1,9 +1,10 @@
-// q8_0, q4_K and q6_K rows interleaved by 16 (interleaved.h): the layout conversions, the activation
+// q8_0, q4_K, q5_K and q6_K rows interleaved by 16 (interleaved.h): the layout conversions, the activation
 // quantizers, the scalar references and the AVX-512 VNNI kernels for any number of activation rows.
 #include "interleaved.h"
 
 #include <algorithm>
 #include <cstring>
+#include <type_traits>
 
 #include "quant_dot.h"
 #include "pad/util/error.h"
@@ -20,7 +21,7 @@ namespace pad::kernels::detail {
 namespace {
 
 [[noreturn]] void not_interleaved(WType type) {
-  throw_invalid("interleaved kernels: ", wtype_name(type), " does not interleave (q8_0, q4_K and q6_K do)");
+  throw_invalid("interleaved kernels: ", wtype_name(type), " does not interleave (q8_0, q4_K, q5_K and q6_K do)");
 }
 
 // Activation row i of a batch whose rows are `row_bytes` apart, as blocks of type Act.
@@ -75,53 +76,63 @@ float ref_q8x16(const BlockQ8x16* w, int lane, const ActQ8x32s* a, int64_t nb) {
   return sum;
 }
 
-// --- q4_K -------------------------------------------------------------------------------------
+// --- q4_K / q5_K ---------------------------------------------------------------------------
 
-void interleave_q4_K(const uint8_t* rows, int64_t n, int64_t k, BlockQ4Kx16* out) {
+// The code of sub-block s, element l (0..31) of a row: its nibble, and for q5_K the fifth bit.
+template <typename Out>
+int k45_code(const Out& w, int lane, int s, int l) {
+  const uint8_t byte = w.qs[s / 2][l / 4][lane][l % 4];
+  int q = s % 2 ? byte >> 4 : byte & 0xF;
+  if constexpr (std::is_same_v<Out, BlockQ5Kx16>) q += ((w.qh[l / 4][lane][l % 4] >> s) & 1) << 4;
+  return q;
+}
+
+template <typename In, typename Out>
+void interleave_k45(const uint8_t* rows, int64_t n, int64_t k, Out* out) {
   const int64_t nb = k / kQKK;
-  const auto* src = reinterpret_cast<const BlockQ4_K*>(rows);
+  const auto* src = reinterpret_cast<const In*>(rows);
   for (int64_t g = 0; g < n / kInterleave; ++g)
     for (int64_t b = 0; b < nb; ++b) {
-      BlockQ4Kx16& blk = out[g * nb + b];
+      Out& blk = out[g * nb + b];
       for (int r = 0; r < kInterleave; ++r) {
-        const BlockQ4_K& in = src[(g * kInterleave + r) * nb + b];
+        const In& in = src[(g * kInterleave + r) * nb + b];
         blk.d[r] = in.d;
         blk.dmin[r] = in.dmin;
         for (int s = 0; s < 8; ++s) k_scale_min(s, in.scales, &blk.sc[s][r], &blk.m[s][r]);
         for (int j = 0; j < 4; ++j)
           for (int q = 0; q < 8; ++q) std::memcpy(blk.qs[j][q][r], in.qs + 32 * j + 4 * q, 4);
+        if constexpr (std::is_same_v<Out, BlockQ5Kx16>)
+          for (int q = 0; q < 8; ++q) std::memcpy(blk.qh[q][r], in.qh + 4 * q, 4);
       }
     }
 }
 
 // As dequant_k45 computes it (quant_ref.cpp; this file has no FMA contraction either).
-void dequantize_q4kx16_row(const BlockQ4Kx16* blk, int lane, int64_t nb, float* y) {
+template <typename Out>
+void dequantize_k45x16_row(const Out* blk, int lane, int64_t nb, float* y) {
   for (int64_t b = 0; b < nb; ++b) {
-    const BlockQ4Kx16& w = blk[b];
+    const Out& w = blk[b];
     const float d = f16_to_f32(w.d[lane]), dmin = f16_to_f32(w.dmin[lane]);
     for (int j = 0; j < 4; ++j, y += 64) {
       const float d1 = d * float(w.sc[2 * j][lane]), m1 = dmin * float(w.m[2 * j][lane]);
       const float d2 = d * float(w.sc[2 * j + 1][lane]), m2 = dmin * float(w.m[2 * j + 1][lane]);
       for (int l = 0; l < 32; ++l) {
-        const uint8_t byte = w.qs[j][l / 4][lane][l % 4];
-        y[l] = d1 * float(byte & 0xF) - m1;
-        y[32 + l] = d2 * float(byte >> 4) - m2;
+        y[l] = d1 * float(k45_code(w, lane, 2 * j, l)) - m1;
+        y[32 + l] = d2 * float(k45_code(w, lane, 2 * j + 1, l)) - m2;
       }
     }
   }
 }
 
 // The row reference's sums (ref_k45): Σ_s sc_s·(q_s · a_s) and Σ_s m_s·Σ a_s in integers.
-float ref_q4kx16(const BlockQ4Kx16* w, int lane, const ActQ8x256* a, int64_t nb) {
+template <typename Out>
+float ref_k45x16(const Out* w, int lane, const ActQ8x256* a, int64_t nb) {
   float sum = 0;
   for (int64_t b = 0; b < nb; ++b) {
     int32_t sum_q = 0, sum_m = 0;
     for (int s = 0; s < 8; ++s) {
       int32_t dot = 0;
-      for (int l = 0; l < 32; ++l) {
-        const uint8_t byte = w[b].qs[s / 2][l / 4][lane][l % 4];
-        dot += int32_t(s % 2 ? byte >> 4 : byte & 0xF) * a[b].qs[32 * s + l];
-      }
+      for (int l = 0; l < 32; ++l) dot += int32_t(k45_code(w[b], lane, s, l)) * a[b].qs[32 * s + l];
       sum_q += int32_t(w[b].sc[s][lane]) * dot;
       sum_m += int32_t(w[b].m[s][lane]) * (a[b].bsums[2 * s] + a[b].bsums[2 * s + 1]);
     }
@@ -239,18 +250,19 @@ PAD_AVX512 void vnni_q8x16(const BlockQ8x16* w, int64_t nb, const ActQ8x32s* con
   for (int r = 0; r < R; ++r) _mm512_storeu_ps(y[r], acc[r]);
 }
 
-// R activation rows against one q4_K group. Per 64-byte load (four codes of sub-blocks 2j and
-// 2j + 1 for each of 16 rows): the low and high nibbles, and per row one dpbusd into each sub-block's
+// R activation rows against one q4_K or q5_K group. Per 64-byte load (four codes of sub-blocks 2j
+// and 2j + 1 for each of 16 rows): the low and high nibbles (q5_K: + 16 where the fifth bit is set,
+// a masked add from one more load), and per row one dpbusd into each sub-block's
 // sum; each sum times its 16 rows' scales in integers (the reference's Σ_s sc_s·dot_s exactly), the
 // mins in float through the activations' d·Σa per sub-block.
-template <int R>
-PAD_AVX512 void vnni_q4kx16(const BlockQ4Kx16* w, int64_t nb, const ActQ8x256* const* a, float* const* y,
-                            bool prefetch) {
-  const __m512i low4 = _mm512_set1_epi8(0x0F);
+template <int R, typename Out>
+PAD_AVX512 void vnni_k45x16(const Out* w, int64_t nb, const ActQ8x256* const* a, float* const* y, bool prefetch) {
+  constexpr bool kFifthBit = std::is_same_v<Out, BlockQ5Kx16>;
+  const __m512i low4 = _mm512_set1_epi8(0x0F), sixteen = _mm512_set1_epi8(16);
   __m512 acc[R];
   for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
   for (int64_t b = 0; b < nb; ++b) {
-    const BlockQ4Kx16& blk = w[b];
+    const Out& blk = w[b];
     if (prefetch) prefetch_ahead(blk);
     __m512i sum_q[R];
     for (int r = 0; r < R; ++r) sum_q[r] = _mm512_setzero_si512();
@@ -259,7 +271,12 @@ PAD_AVX512 void vnni_q4kx16(const BlockQ4Kx16* w, int64_t nb, const ActQ8x256* c
       for (int r = 0; r < R; ++r) t_lo[r] = t_hi[r] = _mm512_setzero_si512();
       for (int q = 0; q < 8; ++q) {
         const __m512i codes = _mm512_loadu_si512(blk.qs[j][q]);
-        const __m512i lo = _mm512_and_si512(codes, low4), hi = _mm512_and_si512(_mm512_srli_epi16(codes, 4), low4);
+        __m512i lo = _mm512_and_si512(codes, low4), hi = _mm512_and_si512(_mm512_srli_epi16(codes, 4), low4);
+        if constexpr (kFifthBit) {  // + 16 where the row's qh bit of the sub-block is set
+          const __m512i qh = _mm512_loadu_si512(blk.qh[q]);
+          lo = _mm512_mask_add_epi8(lo, _mm512_test_epi8_mask(qh, _mm512_set1_epi8(char(1 << (2 * j)))), lo, sixteen);
+          hi = _mm512_mask_add_epi8(hi, _mm512_test_epi8_mask(qh, _mm512_set1_epi8(char(2 << (2 * j)))), hi, sixteen);
+        }
         for (int r = 0; r < R; ++r) {
           const int8_t* act = a[r][b].qs + 64 * j + 4 * q;
           t_lo[r] = _mm512_dpbusd_epi32(t_lo[r], lo, bcast4(act));
@@ -347,39 +364,84 @@ template <typename Block, typename Act, template <int> class K>
 constexpr RowsFn kRowsFns[4] = {rows_of<Block, Act, 1, K<1>::f>, rows_of<Block, Act, 2, K<2>::f>,
                                 rows_of<Block, Act, 3, K<3>::f>, rows_of<Block, Act, 4, K<4>::f>};
 template <int R> struct KQ8 { static constexpr auto f = vnni_q8x16<R>; };
-template <int R> struct KQ4K { static constexpr auto f = vnni_q4kx16<R>; };
+template <int R> struct KQ4K { static constexpr auto f = vnni_k45x16<R, BlockQ4Kx16>; };
+template <int R> struct KQ5K { static constexpr auto f = vnni_k45x16<R, BlockQ5Kx16>; };
 template <int R> struct KQ6K { static constexpr auto f = vnni_q6kx16<R>; };
 
 #endif  // PAD_HAVE_INTERLEAVED_SIMD
 
 }  // namespace
 
-bool interleaves(WType type) { return type == WType::kQ8_0 || type == WType::kQ4_K || type == WType::kQ6_K; }
+namespace {
 
-size_t interleaved_group_bytes(WType type, int64_t k) {
-  if (type == WType::kQ8_0) return size_t(k / kQK) * sizeof(BlockQ8x16);
-  if (type == WType::kQ4_K) return size_t(k / kQKK) * sizeof(BlockQ4Kx16);
-  if (type == WType::kQ6_K) return size_t(k / kQKK) * sizeof(BlockQ6Kx16);
-  not_interleaved(type);
+// What each interleaved type brings: its block column, and its functions over a group's bytes.
+struct TypeOps {
+  size_t block_bytes;
+  void (*interleave)(const uint8_t* rows, int64_t n, int64_t k, uint8_t* dst);
+  void (*dequantize_row)(const uint8_t* group, int lane, int64_t nb, float* dst);
+  float (*ref)(const uint8_t* group, int lane, const uint8_t* act_row, int64_t nb);
+#if PAD_HAVE_INTERLEAVED_SIMD
+  const RowsFn* rows;
+#endif
+};
+
+template <typename In, typename Out, typename Act, void (*Interleave)(const uint8_t*, int64_t, int64_t, Out*),
+          void (*Dequantize)(const Out*, int, int64_t, float*), float (*Ref)(const Out*, int, const Act*, int64_t),
+          template <int> class K>
+constexpr TypeOps type_ops() {
+  return {sizeof(Out),
+          [](const uint8_t* rows, int64_t n, int64_t k, uint8_t* dst) { Interleave(rows, n, k, reinterpret_cast<Out*>(dst)); },
+          [](const uint8_t* g, int lane, int64_t nb, float* dst) { Dequantize(reinterpret_cast<const Out*>(g), lane, nb, dst); },
+          [](const uint8_t* g, int lane, const uint8_t* a, int64_t nb) {
+            return Ref(reinterpret_cast<const Out*>(g), lane, reinterpret_cast<const Act*>(a), nb);
+          },
+#if PAD_HAVE_INTERLEAVED_SIMD
+          kRowsFns<Out, Act, K>
+#endif
+  };
 }
+
+#if !PAD_HAVE_INTERLEAVED_SIMD
+template <int R> struct KQ8 {};
+template <int R> struct KQ4K {};
+template <int R> struct KQ5K {};
+template <int R> struct KQ6K {};
+#endif
+
+constexpr TypeOps kQ8Ops = type_ops<BlockQ8_0, BlockQ8x16, ActQ8x32s, interleave_q8_0, dequantize_q8x16_row, ref_q8x16, KQ8>();
+constexpr TypeOps kQ4KOps = type_ops<BlockQ4_K, BlockQ4Kx16, ActQ8x256, interleave_k45<BlockQ4_K, BlockQ4Kx16>,
+                                     dequantize_k45x16_row<BlockQ4Kx16>, ref_k45x16<BlockQ4Kx16>, KQ4K>();
+constexpr TypeOps kQ5KOps = type_ops<BlockQ5_K, BlockQ5Kx16, ActQ8x256, interleave_k45<BlockQ5_K, BlockQ5Kx16>,
+                                     dequantize_k45x16_row<BlockQ5Kx16>, ref_k45x16<BlockQ5Kx16>, KQ5K>();
+constexpr TypeOps kQ6KOps = type_ops<BlockQ6_K, BlockQ6Kx16, ActQ8x256, interleave_q6_K, dequantize_q6kx16_row, ref_q6kx16, KQ6K>();
+
+const TypeOps& ops(WType type) {
+  switch (type) {
+    case WType::kQ8_0: return kQ8Ops;
+    case WType::kQ4_K: return kQ4KOps;
+    case WType::kQ5_K: return kQ5KOps;
+    case WType::kQ6_K: return kQ6KOps;
+    default: not_interleaved(type);
+  }
+}
+
+}  // namespace
+
+bool interleaves(WType type) {
+  return type == WType::kQ8_0 || type == WType::kQ4_K || type == WType::kQ5_K || type == WType::kQ6_K;
+}
+
+size_t interleaved_group_bytes(WType type, int64_t k) { return size_t(k / block_elems(type)) * ops(type).block_bytes; }
 
 void interleave_rows(WType type, const uint8_t* rows, int64_t n, int64_t k, uint8_t* dst) {
   PAD_CHECK(n % kInterleave == 0 && k % block_elems(type) == 0, "interleave_rows: [", n, ", ", k,
             "] is not 16·g rows of whole blocks");
-  if (type == WType::kQ8_0) return interleave_q8_0(rows, n, k, reinterpret_cast<BlockQ8x16*>(dst));
-  if (type == WType::kQ4_K) return interleave_q4_K(rows, n, k, reinterpret_cast<BlockQ4Kx16*>(dst));
-  if (type == WType::kQ6_K) return interleave_q6_K(rows, n, k, reinterpret_cast<BlockQ6Kx16*>(dst));
-  not_interleaved(type);
+  ops(type).interleave(rows, n, k, dst);
 }
 
 void dequantize_interleaved_row(WType type, const uint8_t* packed, int64_t r, int64_t k, float* dst) {
   const uint8_t* group = packed + size_t(r / kInterleave) * interleaved_group_bytes(type, k);
-  const int lane = int(r % kInterleave);
-  if (type == WType::kQ8_0)
-    return dequantize_q8x16_row(reinterpret_cast<const BlockQ8x16*>(group), lane, k / kQK, dst);
-  if (type == WType::kQ4_K)
-    return dequantize_q4kx16_row(reinterpret_cast<const BlockQ4Kx16*>(group), lane, k / kQKK, dst);
-  return dequantize_q6kx16_row(reinterpret_cast<const BlockQ6Kx16*>(group), lane, k / kQKK, dst);
+  ops(type).dequantize_row(group, int(r % kInterleave), k / block_elems(type), dst);
 }
 
 void deinterleave_q8_0_row(const uint8_t* packed, int64_t r, int64_t k, uint8_t* dst) {
@@ -395,29 +457,26 @@ void deinterleave_q8_0_row(const uint8_t* packed, int64_t r, int64_t k, uint8_t*
 
 size_t interleaved_act_row_bytes(WType type, int64_t k) {
   if (type == WType::kQ8_0) return size_t(k / kQK) * sizeof(ActQ8x32s);
-  if (type == WType::kQ4_K || type == WType::kQ6_K) return act_row_bytes(type, k);
+  if (interleaves(type)) return act_row_bytes(type, k);
   not_interleaved(type);
 }
 
 void quantize_interleaved_act_row(WType type, const float* x, int64_t k, uint8_t* dst) {
   if (type == WType::kQ8_0) return quantize_act_q8x16(x, k, reinterpret_cast<ActQ8x32s*>(dst));
-  if (type == WType::kQ4_K || type == WType::kQ6_K) return quantize_act_row(type, x, k, dst);
+  if (interleaves(type)) return quantize_act_row(type, x, k, dst);
   not_interleaved(type);
 }
 
 void dot_groups_ref(WType type, const uint8_t* packed, int64_t g0, int64_t g1, const uint8_t* acts, int64_t m,
                     int64_t k, float* y, int64_t ldy) {
+  const TypeOps& op = ops(type);
+  const int64_t nb = k / block_elems(type);
   const size_t group_bytes = interleaved_group_bytes(type, k), act_bytes = interleaved_act_row_bytes(type, k);
   for (int64_t g = g0; g < g1; ++g) {
     const uint8_t* group = packed + size_t(g) * group_bytes;
     for (int64_t i = 0; i < m; ++i)
       for (int r = 0; r < kInterleave; ++r)
-        y[i * ldy + g * kInterleave + r] =
-            type == WType::kQ8_0
-                ? ref_q8x16(reinterpret_cast<const BlockQ8x16*>(group), r, act_row<ActQ8x32s>(acts, act_bytes, i), k / kQK)
-            : type == WType::kQ4_K
-                ? ref_q4kx16(reinterpret_cast<const BlockQ4Kx16*>(group), r, act_row<ActQ8x256>(acts, act_bytes, i), k / kQKK)
-                : ref_q6kx16(reinterpret_cast<const BlockQ6Kx16*>(group), r, act_row<ActQ8x256>(acts, act_bytes, i), k / kQKK);
+        y[i * ldy + g * kInterleave + r] = op.ref(group, r, acts + size_t(i) * act_bytes, nb);
   }
 }
 
@@ -434,9 +493,7 @@ void dot_groups(WType type, const uint8_t* packed, int64_t g0, int64_t g1, const
   if (!interleaves(type)) not_interleaved(type);
 #if PAD_HAVE_INTERLEAVED_SIMD
   if (interleaved_kernels_are_simd()) {
-    const RowsFn* fns = type == WType::kQ8_0   ? kRowsFns<BlockQ8x16, ActQ8x32s, KQ8>
-                        : type == WType::kQ4_K ? kRowsFns<BlockQ4Kx16, ActQ8x256, KQ4K>
-                                               : kRowsFns<BlockQ6Kx16, ActQ8x256, KQ6K>;
+    const RowsFn* fns = ops(type).rows;
     const int64_t nb = k / block_elems(type);
     const size_t group_bytes = interleaved_group_bytes(type, k), act_bytes = interleaved_act_row_bytes(type, k);
     // Each group (16 rows · k codes: q8_0 13 KB at k = 768) stays in L1/L2 while every four

@@ -1,7 +1,7 @@
-// q8_0, q4_K and q6_K weights interleaved by 16 rows, and their integer products. In GGUF's row layout a
+// q8_0, q4_K, q5_K and q6_K weights interleaved by 16 rows, and their integer products. In GGUF's row layout a
 // block belongs to one row, so a 64-byte register holds codes of one row and every block costs its
 // own scale handling and horizontal work. Interleaved, one 64-byte load holds four codes of each of
-// 16 rows (q4_K: four of two sub-blocks, as nibbles), an activation dword is broadcast straight into
+// 16 rows (k-quants: four of two sub-blocks, as nibbles), an activation dword is broadcast straight into
 // dpbusd, the 16 rows' scales are vectors and the 16 sums leave as one vector: per block of 16 rows
 // about a fifth of the instructions, and nothing to reduce at the end. Internal to src/kernels.
 #pragma once
@@ -33,6 +33,14 @@ struct BlockQ4Kx16 {
   uint8_t sc[8][kInterleave], m[8][kInterleave];
   uint8_t qs[4][8][kInterleave][4];
 };
+// q5_K: q4_K's fields plus each row's fifth bits, qh[q][r] = row r's qh bytes 4q..4q+3 (bit s of
+// byte l is sub-block s's element l). 16 · 176 + 64 bytes.
+struct BlockQ5Kx16 {
+  uint16_t d[kInterleave], dmin[kInterleave];
+  uint8_t sc[8][kInterleave], m[8][kInterleave];
+  uint8_t qs[4][8][kInterleave][4];
+  uint8_t qh[8][kInterleave][4];
+};
 
 // q6_K, super-block column b of one group: the rows' f16 d and int8 sub-block scales (sc[s][r]),
 // then the 6-bit codes as stored, four elements per row at a time: ql[n][p][q][r] = row r's ql bytes
@@ -47,14 +55,14 @@ struct BlockQ6Kx16 {
 static_assert(sizeof(BlockQ6Kx16) == kInterleave * sizeof(BlockQ6_K), "interleaving keeps the size");
 
 // q8_0's activations for them: 32 int8 codes, the scale, and −128 · Σ codes (undoes the weights'
-// offset, so the integer sum is exact). q4_K's and q6_K's are the row kernels' ActQ8x256.
+// offset, so the integer sum is exact). the k-quants' are the row kernels' ActQ8x256.
 struct ActQ8x32s {
   int8_t qs[kQK];
   float d;
   int32_t offset;
 };
 
-// The types that interleave (q8_0, q4_K, q6_K), and for them: bytes of a group of 16 rows of k elements;
+// The types that interleave (q8_0, q4_K, q5_K, q6_K), and for them: bytes of a group of 16 rows of k elements;
 // an [n, k] matrix in GGUF rows (n a multiple of 16) → n/16 groups; row r back as floats, bit for bit
 // what dequantizing its GGUF row gives.
 bool interleaves(WType type);

@@ -26,9 +26,10 @@ size_t block_bytes(WType type);              // bytes per block
 // multiple of block_elems(type).
 size_t row_bytes(WType type, int64_t k, const std::string& context = "");
 
-// How a matrix's bytes are ordered: GGUF's rows (row r at r · row_stride), or q8_0 / q4_K / q6_K
-// interleaved by 16 rows for the AVX-512 VNNI kernels (the same blocks reordered: q8_0 and q6_K the
-// same size, q4_K 2.8% more with its 6-bit scales unpacked). Only src/kernels reads the bytes of the second.
+// How a matrix's bytes are ordered: GGUF's rows (row r at r · row_stride), or q8_0 / q4_K / q5_K /
+// q6_K interleaved by 16 rows for the AVX-512 VNNI kernels (the same blocks reordered: q8_0 and q6_K
+// the same size, q4_K 2.8% and q5_K 2.3% more with their 6-bit scales unpacked). Only src/kernels
+// reads the bytes of the second.
 enum class Layout : uint8_t { kRows, kInterleaved16 };
 
 // An [n, k] matrix: n rows of row_bytes(type, k) bytes each, row-major. `owner` keeps the bytes
@@ -47,9 +48,10 @@ struct WeightMatrix {
   // A view of rows [begin, begin + count); interleaved matrices only at multiples of 16 rows.
   WeightMatrix rows(int64_t begin, int64_t count) const;
 
-  // The layout this CPU's products read fastest, in a new buffer when it differs: q8_0, q4_K and
-  // q6_K matrices of a multiple of 16 rows interleave where the integer kernels are AVX-512 VNNI (unless
-  // PAD_INTERLEAVE=0); everything else is returned as it is. Model loaders call it once.
+  // The layout this CPU's products read fastest, in a new buffer when it differs: q8_0 and k-quant
+  // (q4_K, q5_K, q6_K) matrices of a multiple of 16 rows interleave where the integer kernels are
+  // AVX-512 VNNI (unless PAD_INTERLEAVE=0); everything else is returned as it is. Model loaders call
+  // it once.
   WeightMatrix for_kernels() const;
   // Row r as f32 (bit for bit the GGUF row's dequantization, whatever the layout).
   void dequantize_row(int64_t r, float* dst) const;
