@@ -183,7 +183,8 @@ void bench_weight_types(double stream_gbs) {
     };
     line("     ", copies, true);
     if (!copies[0].is_float()) line(" f32a", copies, false);
-    // The layout model loaders give this type on this CPU (q8_0: interleaved by 16 rows), when it differs.
+    // The layout model loaders give this type on this CPU (q8_0 and the k-quants: interleaved by 16
+    // rows), when it differs.
     if (copies[0].for_kernels().layout != copies[0].layout) {
       std::vector<pad::kernels::WeightMatrix> packed;
       for (const auto& c : copies) packed.push_back(c.for_kernels());

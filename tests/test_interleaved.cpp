@@ -138,23 +138,25 @@ TEST(Interleaved, ExtremeQ8CodesAreExact) {
 
 TEST(Interleaved, MatmulMatchesTheRowLayout) {
   for (WType type : kTypes) {
-  const int64_t n = 80, k = 512;
-  const Pair p = make_pair(type, n, k, 4);
-  const at::Tensor bias = at::randn({n});
-  for (int64_t m : {1, 4, 9, 64, 300}) {  // 300: two panels of activation rows
-    const at::Tensor x = at::randn({m, k});
-    const at::Tensor want = linear(x, p.rows, bias), got = linear(x, p.packed, bias);
-    // Both quantize the activations to 8 bits; the row kernels above 8 rows dequantize instead.
-    const at::Tensor exact = linear_reference(x, p.packed, bias);
-    EXPECT_TRUE(at::equal(exact, linear_reference(x, p.rows, bias))) << "m=" << m;
-    const double tol = 0.02 * exact.abs().max().item<double>();
-    EXPECT_LT((got - exact).abs().max().item<double>(), tol) << "m=" << m;
-    EXPECT_LT((got - want).abs().max().item<double>(), tol) << "m=" << m;
-    set_int8_activations(false);
-    const at::Tensor f32_rows = linear(x, p.rows, bias), f32_packed = linear(x, p.packed, bias);
-    set_int8_activations(true);
-    EXPECT_TRUE(at::equal(f32_rows, f32_packed)) << "m=" << m << ": dequantized paths must agree bit for bit";
-  }
+    const int64_t n = 80, k = 512;
+    const Pair p = make_pair(type, n, k, 4);
+    const at::Tensor bias = at::randn({n});
+    for (int64_t m : {1, 4, 9, 64, 300}) {  // 300: two panels of activation rows
+      const at::Tensor x = at::randn({m, k});
+      const at::Tensor want = linear(x, p.rows, bias), got = linear(x, p.packed, bias);
+      // Both quantize the activations to 8 bits (the row kernels dequantize above 8 rows for q8_0, 64
+      // for the k-quants).
+      const at::Tensor exact = linear_reference(x, p.packed, bias);
+      EXPECT_TRUE(at::equal(exact, linear_reference(x, p.rows, bias))) << wtype_name(type) << " m=" << m;
+      const double tol = 0.02 * exact.abs().max().item<double>();
+      EXPECT_LT((got - exact).abs().max().item<double>(), tol) << wtype_name(type) << " m=" << m;
+      EXPECT_LT((got - want).abs().max().item<double>(), tol) << wtype_name(type) << " m=" << m;
+      set_int8_activations(false);
+      const at::Tensor f32_rows = linear(x, p.rows, bias), f32_packed = linear(x, p.packed, bias);
+      set_int8_activations(true);
+      EXPECT_TRUE(at::equal(f32_rows, f32_packed))
+          << wtype_name(type) << " m=" << m << ": dequantized paths must agree bit for bit";
+    }
   }
 }
 

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstring>
 #include <type_traits>
+#include <vector>
 
 #include "quant_dot.h"
 #include "pad/util/error.h"
@@ -30,20 +31,24 @@ const Act* act_row(const uint8_t* acts, size_t row_bytes, int64_t i) {
   return reinterpret_cast<const Act*>(acts + size_t(i) * row_bytes);
 }
 
+// Every block of n GGUF rows (k elements, `In` blocks of kElems) into its group's column:
+// copy(in, out, r) places row r's block `in` into the group's block column `out`.
+template <typename In, int64_t kElems, typename Out, typename Copy>
+void interleave_blocks(const uint8_t* rows, int64_t n, int64_t k, Out* out, Copy copy) {
+  const int64_t nb = k / kElems;
+  const auto* src = reinterpret_cast<const In*>(rows);
+  for (int64_t g = 0; g < n / kInterleave; ++g)
+    for (int64_t b = 0; b < nb; ++b)
+      for (int r = 0; r < kInterleave; ++r) copy(src[(g * kInterleave + r) * nb + b], out[g * nb + b], r);
+}
+
 // --- q8_0 -------------------------------------------------------------------------------------
 
 void interleave_q8_0(const uint8_t* rows, int64_t n, int64_t k, BlockQ8x16* out) {
-  const int64_t nb = k / kQK;
-  const auto* src = reinterpret_cast<const BlockQ8_0*>(rows);
-  for (int64_t g = 0; g < n / kInterleave; ++g)
-    for (int64_t b = 0; b < nb; ++b) {
-      BlockQ8x16& blk = out[g * nb + b];
-      for (int r = 0; r < kInterleave; ++r) {
-        const BlockQ8_0& in = src[(g * kInterleave + r) * nb + b];
-        blk.d[r] = in.d;
-        for (int l = 0; l < kQK; ++l) blk.qs[l / 4][r][l % 4] = uint8_t(int(in.qs[l]) + 128);
-      }
-    }
+  interleave_blocks<BlockQ8_0, kQK>(rows, n, k, out, [](const BlockQ8_0& in, BlockQ8x16& blk, int r) {
+    blk.d[r] = in.d;
+    for (int l = 0; l < kQK; ++l) blk.qs[l / 4][r][l % 4] = uint8_t(int(in.qs[l]) + 128);
+  });
 }
 
 void dequantize_q8x16_row(const BlockQ8x16* blk, int lane, int64_t nb, float* dst) {
@@ -54,13 +59,14 @@ void dequantize_q8x16_row(const BlockQ8x16* blk, int lane, int64_t nb, float* ds
 }
 
 void quantize_act_q8x16(const float* x, int64_t k, ActQ8x32s* out) {
+  thread_local std::vector<ActQ8x32> row;  // the row kernels' quantizer: the same codes and scales
+  row.resize(size_t(k / kQK));
+  quantize_act_row(WType::kQ8_0, x, k, reinterpret_cast<uint8_t*>(row.data()));
   for (int64_t b = 0; b < k / kQK; ++b) {
-    ActQ8x32 row;  // the row kernels' quantizer, one block at a time: the same codes and scale
-    quantize_act_row(WType::kQ8_0, x + b * kQK, kQK, reinterpret_cast<uint8_t*>(&row));
     int32_t sum = 0;
-    for (int l = 0; l < kQK; ++l) sum += row.qs[l];
-    std::memcpy(out[b].qs, row.qs, kQK);
-    out[b].d = row.d;
+    for (int l = 0; l < kQK; ++l) sum += row[size_t(b)].qs[l];
+    std::memcpy(out[b].qs, row[size_t(b)].qs, kQK);
+    out[b].d = row[size_t(b)].d;
     out[b].offset = -128 * sum;
   }
 }
@@ -89,22 +95,15 @@ int k45_code(const Out& w, int lane, int s, int l) {
 
 template <typename In, typename Out>
 void interleave_k45(const uint8_t* rows, int64_t n, int64_t k, Out* out) {
-  const int64_t nb = k / kQKK;
-  const auto* src = reinterpret_cast<const In*>(rows);
-  for (int64_t g = 0; g < n / kInterleave; ++g)
-    for (int64_t b = 0; b < nb; ++b) {
-      Out& blk = out[g * nb + b];
-      for (int r = 0; r < kInterleave; ++r) {
-        const In& in = src[(g * kInterleave + r) * nb + b];
-        blk.d[r] = in.d;
-        blk.dmin[r] = in.dmin;
-        for (int s = 0; s < 8; ++s) k_scale_min(s, in.scales, &blk.sc[s][r], &blk.m[s][r]);
-        for (int j = 0; j < 4; ++j)
-          for (int q = 0; q < 8; ++q) std::memcpy(blk.qs[j][q][r], in.qs + 32 * j + 4 * q, 4);
-        if constexpr (std::is_same_v<Out, BlockQ5Kx16>)
-          for (int q = 0; q < 8; ++q) std::memcpy(blk.qh[q][r], in.qh + 4 * q, 4);
-      }
-    }
+  interleave_blocks<In, kQKK>(rows, n, k, out, [](const In& in, Out& blk, int r) {
+    blk.d[r] = in.d;
+    blk.dmin[r] = in.dmin;
+    for (int s = 0; s < 8; ++s) k_scale_min(s, in.scales, &blk.sc[s][r], &blk.m[s][r]);
+    for (int j = 0; j < 4; ++j)
+      for (int q = 0; q < 8; ++q) std::memcpy(blk.qs[j][q][r], in.qs + 32 * j + 4 * q, 4);
+    if constexpr (std::is_same_v<Out, BlockQ5Kx16>)
+      for (int q = 0; q < 8; ++q) std::memcpy(blk.qh[q][r], in.qh + 4 * q, 4);
+  });
 }
 
 // As dequant_k45 computes it (quant_ref.cpp; this file has no FMA contraction either).
@@ -144,22 +143,15 @@ float ref_k45x16(const Out* w, int lane, const ActQ8x256* a, int64_t nb) {
 // --- q6_K -------------------------------------------------------------------------------------
 
 void interleave_q6_K(const uint8_t* rows, int64_t n, int64_t k, BlockQ6Kx16* out) {
-  const int64_t nb = k / kQKK;
-  const auto* src = reinterpret_cast<const BlockQ6_K*>(rows);
-  for (int64_t g = 0; g < n / kInterleave; ++g)
-    for (int64_t b = 0; b < nb; ++b) {
-      BlockQ6Kx16& blk = out[g * nb + b];
-      for (int r = 0; r < kInterleave; ++r) {
-        const BlockQ6_K& in = src[(g * kInterleave + r) * nb + b];
-        blk.d[r] = in.d;
-        for (int s = 0; s < 16; ++s) blk.sc[s][r] = in.scales[s];
-        for (int h = 0; h < 2; ++h)
-          for (int q = 0; q < 8; ++q) {
-            for (int p = 0; p < 2; ++p) std::memcpy(blk.ql[h][p][q][r], in.ql + 64 * h + 32 * p + 4 * q, 4);
-            std::memcpy(blk.qh[h][q][r], in.qh + 32 * h + 4 * q, 4);
-          }
+  interleave_blocks<BlockQ6_K, kQKK>(rows, n, k, out, [](const BlockQ6_K& in, BlockQ6Kx16& blk, int r) {
+    blk.d[r] = in.d;
+    for (int s = 0; s < 16; ++s) blk.sc[s][r] = in.scales[s];
+    for (int h = 0; h < 2; ++h)
+      for (int q = 0; q < 8; ++q) {
+        for (int p = 0; p < 2; ++p) std::memcpy(blk.ql[h][p][q][r], in.ql + 64 * h + 32 * p + 4 * q, 4);
+        std::memcpy(blk.qh[h][q][r], in.qh + 32 * h + 4 * q, 4);
       }
-    }
+  });
 }
 
 // Row `lane`'s 256 codes (0..63, element order) of one super-block, as dequant_q6_K reads them.
@@ -370,10 +362,6 @@ template <int R> struct KQ6K { static constexpr auto f = vnni_q6kx16<R>; };
 
 #endif  // PAD_HAVE_INTERLEAVED_SIMD
 
-}  // namespace
-
-namespace {
-
 // What each interleaved type brings: its block column, and its functions over a group's bytes.
 struct TypeOps {
   size_t block_bytes;
@@ -385,7 +373,7 @@ struct TypeOps {
 #endif
 };
 
-template <typename In, typename Out, typename Act, void (*Interleave)(const uint8_t*, int64_t, int64_t, Out*),
+template <typename Out, typename Act, void (*Interleave)(const uint8_t*, int64_t, int64_t, Out*),
           void (*Dequantize)(const Out*, int, int64_t, float*), float (*Ref)(const Out*, int, const Act*, int64_t),
           template <int> class K>
 constexpr TypeOps type_ops() {
@@ -408,12 +396,12 @@ template <int R> struct KQ5K {};
 template <int R> struct KQ6K {};
 #endif
 
-constexpr TypeOps kQ8Ops = type_ops<BlockQ8_0, BlockQ8x16, ActQ8x32s, interleave_q8_0, dequantize_q8x16_row, ref_q8x16, KQ8>();
-constexpr TypeOps kQ4KOps = type_ops<BlockQ4_K, BlockQ4Kx16, ActQ8x256, interleave_k45<BlockQ4_K, BlockQ4Kx16>,
+constexpr TypeOps kQ8Ops = type_ops<BlockQ8x16, ActQ8x32s, interleave_q8_0, dequantize_q8x16_row, ref_q8x16, KQ8>();
+constexpr TypeOps kQ4KOps = type_ops<BlockQ4Kx16, ActQ8x256, interleave_k45<BlockQ4_K, BlockQ4Kx16>,
                                      dequantize_k45x16_row<BlockQ4Kx16>, ref_k45x16<BlockQ4Kx16>, KQ4K>();
-constexpr TypeOps kQ5KOps = type_ops<BlockQ5_K, BlockQ5Kx16, ActQ8x256, interleave_k45<BlockQ5_K, BlockQ5Kx16>,
+constexpr TypeOps kQ5KOps = type_ops<BlockQ5Kx16, ActQ8x256, interleave_k45<BlockQ5_K, BlockQ5Kx16>,
                                      dequantize_k45x16_row<BlockQ5Kx16>, ref_k45x16<BlockQ5Kx16>, KQ5K>();
-constexpr TypeOps kQ6KOps = type_ops<BlockQ6_K, BlockQ6Kx16, ActQ8x256, interleave_q6_K, dequantize_q6kx16_row, ref_q6kx16, KQ6K>();
+constexpr TypeOps kQ6KOps = type_ops<BlockQ6Kx16, ActQ8x256, interleave_q6_K, dequantize_q6kx16_row, ref_q6kx16, KQ6K>();
 
 const TypeOps& ops(WType type) {
   switch (type) {
@@ -490,7 +478,6 @@ bool interleaved_kernels_are_simd() {
 
 void dot_groups(WType type, const uint8_t* packed, int64_t g0, int64_t g1, const uint8_t* acts, int64_t m,
                 int64_t k, float* y, int64_t ldy) {
-  if (!interleaves(type)) not_interleaved(type);
 #if PAD_HAVE_INTERLEAVED_SIMD
   if (interleaved_kernels_are_simd()) {
     const RowsFn* fns = ops(type).rows;

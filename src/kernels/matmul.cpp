@@ -169,7 +169,7 @@ void int_matmul(const float* x, int64_t m, const WeightMatrix& w, const float* b
 // while every group of 16 weight rows goes past them.
 constexpr int64_t kInterleavedPanelRows = 256;
 
-// Any number of rows of x against a matrix interleaved by 16 rows (q8_0, q4_K): integer products for
+// Any number of rows of x against a matrix interleaved by 16 rows (q8_0, q4_K, q5_K, q6_K): integer products for
 // decode and prefill alike (kRowsPerBlock is the group size, so each thread's share is whole groups).
 void interleaved_matmul(const float* x, int64_t m, const WeightMatrix& w, const float* bias, float* y, int64_t ldy,
                         int64_t n_groups) {

@@ -8,7 +8,6 @@
 #include <cstring>
 
 #include "interleaved.h"
-#include "quant_dot.h"
 #include "pad/util/error.h"
 #include "pad/util/thread_pool.h"
 

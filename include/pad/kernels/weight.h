@@ -28,8 +28,8 @@ size_t row_bytes(WType type, int64_t k, const std::string& context = "");
 
 // How a matrix's bytes are ordered: GGUF's rows (row r at r · row_stride), or q8_0 / q4_K / q5_K /
 // q6_K interleaved by 16 rows for the AVX-512 VNNI kernels (the same blocks reordered: q8_0 and q6_K
-// the same size, q4_K 2.8% and q5_K 2.3% more with their 6-bit scales unpacked). Only src/kernels
-// reads the bytes of the second.
+// the same size, q4_K 2.8% and q5_K 2.3% more with their 6-bit scales unpacked; nbytes() stays the
+// GGUF size). Only src/kernels reads the bytes of the second.
 enum class Layout : uint8_t { kRows, kInterleaved16 };
 
 // An [n, k] matrix: n rows of row_bytes(type, k) bytes each, row-major. `owner` keeps the bytes
