@@ -91,33 +91,50 @@ TEST(Interleaved, ReferenceIsTheRowLayoutsIntegerSum) {
   }
 }
 
-TEST(Interleaved, KernelEqualsReferenceForEveryRowCount) {
-  for (WType type : kTypes) {
-    const int64_t n = 64, k = 768;
-    const Pair p = make_pair(type, n, k, 3);
-    for (int64_t m : {1, 2, 3, 4, 5, 8, 9, 17}) {
-      const std::vector<uint8_t> a = quantize_acts(type, at::randn({m, k}));
-      std::vector<float> fast(size_t(m * n)), ref(size_t(m * n));
-      // Groups [1, 4) only: the kernel writes its own groups and nothing else.
-      detail::dot_groups(type, p.packed.data, 1, 4, a.data(), m, k, fast.data(), n);
-      detail::dot_groups_ref(type, p.packed.data, 1, 4, a.data(), m, k, ref.data(), n);
-      for (int64_t i = 0; i < m; ++i)
-        for (int64_t r = 0; r < n; ++r) {
-          const size_t at = size_t(i * n + r);
-          if (r < 16) {
-            EXPECT_EQ(fast[at], 0.0f);
-            continue;
-          }
-          EXPECT_NEAR(fast[at], ref[at], 1e-4 * (1 + std::fabs(ref[at])))
-              << wtype_name(type) << (detail::interleaved_kernels_are_simd() ? " vnni" : " reference") << " m=" << m
-              << " " << i << "," << r;
-        }
-    }
+// Runs `body` once under each integer instruction set this CPU has (AVX2 and, where present,
+// AVX-512 VNNI), so the AVX2 kernels are checked on machines whose default is VNNI.
+template <typename Body>
+void for_each_isa(Body body) {
+  const detail::IntIsa before = detail::int_isa();
+  for (detail::IntIsa isa : {detail::IntIsa::kReference, detail::IntIsa::kAvx2, detail::IntIsa::kAvx512Vnni}) {
+    if (!detail::int_isa_supported(isa)) continue;
+    detail::set_int_isa(isa);
+    body();
   }
+  detail::set_int_isa(before);
+}
+
+TEST(Interleaved, KernelEqualsReferenceForEveryRowCount) {
+  for_each_isa([] {
+    for (WType type : kTypes) {
+      const int64_t n = 64, k = 768;
+      const Pair p = make_pair(type, n, k, 3);
+      for (int64_t m : {1, 2, 3, 4, 5, 8, 9, 17}) {
+        const std::vector<uint8_t> a = quantize_acts(type, at::randn({m, k}));
+        std::vector<float> fast(size_t(m * n)), ref(size_t(m * n));
+        // Groups [1, 4) only: the kernel writes its own groups and nothing else.
+        detail::dot_groups(type, p.packed.data, 1, 4, a.data(), m, k, fast.data(), n);
+        detail::dot_groups_ref(type, p.packed.data, 1, 4, a.data(), m, k, ref.data(), n);
+        for (int64_t i = 0; i < m; ++i)
+          for (int64_t r = 0; r < n; ++r) {
+            const size_t at = size_t(i * n + r);
+            if (r < 16) {
+              EXPECT_EQ(fast[at], 0.0f);
+              continue;
+            }
+            EXPECT_NEAR(fast[at], ref[at], 1e-4 * (1 + std::fabs(ref[at])))
+                << wtype_name(type) << " "
+                << (detail::interleaved_kernels_are_simd(type) ? detail::int_isa_name(detail::int_isa()) : "reference")
+                << " m=" << m << " " << i << "," << r;
+          }
+      }
+    }
+  });
 }
 
 TEST(Interleaved, ExtremeQ8CodesAreExact) {
-  // Codes −128 and 127 (stored 0 and 255) against activations ±127: dpbusd sums without saturating.
+  // Codes −128 and 127 (stored 0 and 255) against activations ±127: dpbusd (VNNI) and maddubs with the
+  // sign trick (AVX2) sum without saturating.
   const int64_t n = 16, k = 64;
   std::vector<uint8_t> rows(size_t(n) * 2 * sizeof(detail::BlockQ8_0));
   auto* blocks = reinterpret_cast<detail::BlockQ8_0*>(rows.data());
@@ -130,10 +147,12 @@ TEST(Interleaved, ExtremeQ8CodesAreExact) {
   const std::vector<float> x(size_t(k), -1.0f);  // codes −127, d = 1/127
   std::vector<uint8_t> a(detail::interleaved_act_row_bytes(WType::kQ8_0, k));
   detail::quantize_interleaved_act_row(WType::kQ8_0, x.data(), k, a.data());
-  std::vector<float> y(static_cast<size_t>(n));
-  detail::dot_groups(WType::kQ8_0, packed.data(), 0, 1, a.data(), 1, k, y.data(), n);
-  // (1/127) · (32 · 127 · (−127) + 32 · (−128) · (−127)) = 32
-  for (int64_t r = 0; r < n; ++r) EXPECT_NEAR(y[size_t(r)], 32.0f, 1e-4) << r;
+  for_each_isa([&] {
+    std::vector<float> y(static_cast<size_t>(n));
+    detail::dot_groups(WType::kQ8_0, packed.data(), 0, 1, a.data(), 1, k, y.data(), n);
+    // (1/127) · (32 · 127 · (−127) + 32 · (−128) · (−127)) = 32
+    for (int64_t r = 0; r < n; ++r) EXPECT_NEAR(y[size_t(r)], 32.0f, 1e-4) << detail::int_isa_name(detail::int_isa()) << " " << r;
+  });
 }
 
 TEST(Interleaved, MatmulMatchesTheRowLayout) {
@@ -168,7 +187,7 @@ TEST(Interleaved, ForKernelsInterleavesOnlyWhatItCan) {
   for (WType type : kTypes) {
     const WeightMatrix rows = WeightMatrix::quantize(at::randn({32, 256}), type);
     const WeightMatrix packed = rows.for_kernels();
-    if (!detail::interleaved_kernels_are_simd()) {
+    if (!detail::interleaved_kernels_are_simd(type)) {
       EXPECT_EQ(packed.layout, Layout::kRows);
       continue;
     }

@@ -1,5 +1,6 @@
 // q8_0, q4_K, q5_K and q6_K rows interleaved by 16 (interleaved.h): the layout conversions, the activation
-// quantizers, the scalar references and the AVX-512 VNNI kernels for any number of activation rows.
+// quantizers, the scalar references, the AVX-512 VNNI kernels for any number of activation rows, and
+// AVX2 kernels (CPUs without AVX-512, such as AMD Zen 3) for q8_0, q4_K and q5_K.
 #include "interleaved.h"
 
 #include <algorithm>
@@ -14,6 +15,7 @@
 #include <immintrin.h>
 #define PAD_HAVE_INTERLEAVED_SIMD 1
 #define PAD_AVX512 __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl,avx512vnni")))
+#define PAD_AVX2 __attribute__((target("avx2,fma,f16c")))
 #else
 #define PAD_HAVE_INTERLEAVED_SIMD 0
 #endif
@@ -340,6 +342,110 @@ PAD_AVX512 void vnni_q6kx16(const BlockQ6Kx16* w, int64_t nb, const ActQ8x256* c
   for (int r = 0; r < R; ++r) _mm512_storeu_ps(y[r], acc[r]);
 }
 
+
+// --- AVX2 -------------------------------------------------------------------------------------
+// No dpbusd: maddubs (unsigned 8-bit × signed 8-bit → saturating 16-bit pairs) and madd (16-bit
+// pairs → 32-bit). A 32-byte register holds four codes of eight rows, so a group is two halves of
+// eight rows each; each half makes its own pass over the group (the second reads it from L1/L2)
+// to keep R rows' sums in registers.
+
+PAD_AVX2 inline __m256i load256(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
+PAD_AVX2 inline __m256i bcast4_avx2(const int8_t* p) {
+  int32_t v;
+  std::memcpy(&v, p, 4);
+  return _mm256_set1_epi32(v);
+}
+PAD_AVX2 inline __m256 f16x8(const uint16_t* p) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
+PAD_AVX2 inline __m256i bytes_to_i32x8(const uint8_t* p) {
+  return _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
+}
+template <typename Block>
+PAD_AVX2 inline void prefetch_ahead_avx2(const Block& blk) {
+  const char* ahead = reinterpret_cast<const char*>(&blk) + kAheadBytes;
+  for (int l = 0; l < int(sizeof(Block)); l += 64) _mm_prefetch(ahead + l, _MM_HINT_T0);
+}
+
+// q8_0: the stored code + 128 back to signed (xor 0x80), then the row kernels' sign trick — |w|
+// against a with w's sign — so no pair can saturate (|w| ≤ 128, |a| ≤ 127: ≤ 32512); the block
+// offset is not needed.
+template <int R>
+PAD_AVX2 void avx2_q8x16(const BlockQ8x16* w, int64_t nb, const ActQ8x32s* const* a, float* const* y, bool prefetch) {
+  const __m256i flip = _mm256_set1_epi8(char(0x80)), ones = _mm256_set1_epi16(1);
+  for (int h = 0; h < 2; ++h) {
+    __m256 acc[R];
+    for (int r = 0; r < R; ++r) acc[r] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; ++b) {
+      const BlockQ8x16& blk = w[b];
+      if (prefetch && h == 0) prefetch_ahead_avx2(blk);
+      __m256i s[R];
+      for (int r = 0; r < R; ++r) s[r] = _mm256_setzero_si256();
+      for (int j = 0; j < kQK / 4; ++j) {
+        const __m256i q = _mm256_xor_si256(load256(blk.qs[j][8 * h]), flip);
+        const __m256i qabs = _mm256_sign_epi8(q, q);
+        for (int r = 0; r < R; ++r) {
+          const __m256i p = _mm256_maddubs_epi16(qabs, _mm256_sign_epi8(bcast4_avx2(a[r][b].qs + 4 * j), q));
+          s[r] = _mm256_add_epi32(s[r], _mm256_madd_epi16(p, ones));
+        }
+      }
+      const __m256 dw = f16x8(blk.d + 8 * h);
+      for (int r = 0; r < R; ++r)
+        acc[r] = _mm256_fmadd_ps(_mm256_mul_ps(dw, _mm256_set1_ps(a[r][b].d)), _mm256_cvtepi32_ps(s[r]), acc[r]);
+    }
+    for (int r = 0; r < R; ++r) _mm256_storeu_ps(y[r] + 8 * h, acc[r]);
+  }
+}
+
+// q4_K / q5_K: codes are unsigned (0..15, q5_K 0..31), so maddubs takes them as they are; its 16-bit
+// pairs are summed in 16 bits over up to eight loads (q4_K: 8 · 2 · 15 · 127 = 30480; q5_K four:
+// 4 · 2 · 31 · 127 = 31496), then madd with the rows' sub-block scales (each in both 16-bit halves
+// of its row's lane) gives Σ sc·dot in 32 bits — the reference's integers exactly.
+template <int R, typename Out>
+PAD_AVX2 void avx2_k45x16(const Out* w, int64_t nb, const ActQ8x256* const* a, float* const* y, bool prefetch) {
+  constexpr bool kFifthBit = std::is_same_v<Out, BlockQ5Kx16>;
+  constexpr int kRun = kFifthBit ? 4 : 8;  // loads summed in 16 bits before madd
+  const __m256i low4 = _mm256_set1_epi8(0x0F), bit4 = _mm256_set1_epi8(0x10);
+  for (int h = 0; h < 2; ++h) {
+    __m256 acc[R];
+    for (int r = 0; r < R; ++r) acc[r] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; ++b) {
+      const Out& blk = w[b];
+      if (prefetch && h == 0) prefetch_ahead_avx2(blk);
+      __m256i sum_q[R];
+      for (int r = 0; r < R; ++r) sum_q[r] = _mm256_setzero_si256();
+      for (int sb = 0; sb < 8; ++sb) {  // sub-block sb: nibbles of qs[sb / 2], low for even sb
+        const int j = sb / 2, shift = 4 * (sb % 2);
+        __m256i sc = bytes_to_i32x8(blk.sc[sb] + 8 * h);
+        sc = _mm256_or_si256(sc, _mm256_slli_epi32(sc, 16));
+        const __m128i nibble = _mm_cvtsi32_si128(shift), fifth = _mm_cvtsi32_si128(sb);
+        for (int q0 = 0; q0 < 8; q0 += kRun) {
+          __m256i t[R];
+          for (int r = 0; r < R; ++r) t[r] = _mm256_setzero_si256();
+          for (int q = q0; q < q0 + kRun; ++q) {
+            __m256i c = _mm256_and_si256(_mm256_srl_epi16(load256(blk.qs[j][q][8 * h]), nibble), low4);
+            if constexpr (kFifthBit)  // bit sb of each qh byte, moved to bit 4
+              c = _mm256_or_si256(c, _mm256_and_si256(_mm256_slli_epi16(_mm256_srl_epi16(load256(blk.qh[q][8 * h]), fifth), 4), bit4));
+            for (int r = 0; r < R; ++r)
+              t[r] = _mm256_add_epi16(t[r], _mm256_maddubs_epi16(c, bcast4_avx2(a[r][b].qs + 32 * sb + 4 * q)));
+          }
+          for (int r = 0; r < R; ++r) sum_q[r] = _mm256_add_epi32(sum_q[r], _mm256_madd_epi16(t[r], sc));
+        }
+      }
+      const __m256 d = f16x8(blk.d + 8 * h), dmin = f16x8(blk.dmin + 8 * h);
+      __m256 mins[R];
+      for (int r = 0; r < R; ++r) mins[r] = _mm256_setzero_ps();
+      for (int s = 0; s < 8; ++s) {
+        const __m256 m = _mm256_mul_ps(dmin, _mm256_cvtepi32_ps(bytes_to_i32x8(blk.m[s] + 8 * h)));
+        for (int r = 0; r < R; ++r) mins[r] = _mm256_fmadd_ps(m, _mm256_set1_ps(a[r][b].dsums32[s]), mins[r]);
+      }
+      for (int r = 0; r < R; ++r) {
+        const __m256 scale = _mm256_mul_ps(d, _mm256_set1_ps(a[r][b].d));
+        acc[r] = _mm256_sub_ps(_mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(sum_q[r]), acc[r]), mins[r]);
+      }
+    }
+    for (int r = 0; r < R; ++r) _mm256_storeu_ps(y[r] + 8 * h, acc[r]);
+  }
+}
+
 // Activation rows [i, i + R) of the batch against one group, writing y's rows i..i+R-1.
 template <typename Block, typename Act, int R,
           void (*Kernel)(const Block*, int64_t, const Act* const*, float* const*, bool)>
@@ -359,6 +465,9 @@ template <int R> struct KQ8 { static constexpr auto f = vnni_q8x16<R>; };
 template <int R> struct KQ4K { static constexpr auto f = vnni_k45x16<R, BlockQ4Kx16>; };
 template <int R> struct KQ5K { static constexpr auto f = vnni_k45x16<R, BlockQ5Kx16>; };
 template <int R> struct KQ6K { static constexpr auto f = vnni_q6kx16<R>; };
+template <int R> struct A2Q8 { static constexpr auto f = avx2_q8x16<R>; };
+template <int R> struct A2Q4K { static constexpr auto f = avx2_k45x16<R, BlockQ4Kx16>; };
+template <int R> struct A2Q5K { static constexpr auto f = avx2_k45x16<R, BlockQ5Kx16>; };
 
 #endif  // PAD_HAVE_INTERLEAVED_SIMD
 
@@ -369,14 +478,15 @@ struct TypeOps {
   void (*dequantize_row)(const uint8_t* group, int lane, int64_t nb, float* dst);
   float (*ref)(const uint8_t* group, int lane, const uint8_t* act_row, int64_t nb);
 #if PAD_HAVE_INTERLEAVED_SIMD
-  const RowsFn* rows;
+  const RowsFn* rows;       // AVX-512 VNNI
+  const RowsFn* rows_avx2;  // AVX2, or null (then the type stays in rows on AVX2-only CPUs)
 #endif
 };
 
 template <typename Out, typename Act, void (*Interleave)(const uint8_t*, int64_t, int64_t, Out*),
           void (*Dequantize)(const Out*, int, int64_t, float*), float (*Ref)(const Out*, int, const Act*, int64_t),
-          template <int> class K>
-constexpr TypeOps type_ops() {
+          template <int> class K, template <int> class K2 = K>
+constexpr TypeOps type_ops([[maybe_unused]] bool has_avx2) {
   return {sizeof(Out),
           [](const uint8_t* rows, int64_t n, int64_t k, uint8_t* dst) { Interleave(rows, n, k, reinterpret_cast<Out*>(dst)); },
           [](const uint8_t* g, int lane, int64_t nb, float* dst) { Dequantize(reinterpret_cast<const Out*>(g), lane, nb, dst); },
@@ -384,7 +494,7 @@ constexpr TypeOps type_ops() {
             return Ref(reinterpret_cast<const Out*>(g), lane, reinterpret_cast<const Act*>(a), nb);
           },
 #if PAD_HAVE_INTERLEAVED_SIMD
-          kRowsFns<Out, Act, K>
+          kRowsFns<Out, Act, K>, has_avx2 ? kRowsFns<Out, Act, K2> : nullptr
 #endif
   };
 }
@@ -394,14 +504,17 @@ template <int R> struct KQ8 {};
 template <int R> struct KQ4K {};
 template <int R> struct KQ5K {};
 template <int R> struct KQ6K {};
+template <int R> struct A2Q8 {};
+template <int R> struct A2Q4K {};
+template <int R> struct A2Q5K {};
 #endif
 
-constexpr TypeOps kQ8Ops = type_ops<BlockQ8x16, ActQ8x32s, interleave_q8_0, dequantize_q8x16_row, ref_q8x16, KQ8>();
+constexpr TypeOps kQ8Ops = type_ops<BlockQ8x16, ActQ8x32s, interleave_q8_0, dequantize_q8x16_row, ref_q8x16, KQ8, A2Q8>(true);
 constexpr TypeOps kQ4KOps = type_ops<BlockQ4Kx16, ActQ8x256, interleave_k45<BlockQ4_K, BlockQ4Kx16>,
-                                     dequantize_k45x16_row<BlockQ4Kx16>, ref_k45x16<BlockQ4Kx16>, KQ4K>();
+                                     dequantize_k45x16_row<BlockQ4Kx16>, ref_k45x16<BlockQ4Kx16>, KQ4K, A2Q4K>(true);
 constexpr TypeOps kQ5KOps = type_ops<BlockQ5Kx16, ActQ8x256, interleave_k45<BlockQ5_K, BlockQ5Kx16>,
-                                     dequantize_k45x16_row<BlockQ5Kx16>, ref_k45x16<BlockQ5Kx16>, KQ5K>();
-constexpr TypeOps kQ6KOps = type_ops<BlockQ6Kx16, ActQ8x256, interleave_q6_K, dequantize_q6kx16_row, ref_q6kx16, KQ6K>();
+                                     dequantize_k45x16_row<BlockQ5Kx16>, ref_k45x16<BlockQ5Kx16>, KQ5K, A2Q5K>(true);
+constexpr TypeOps kQ6KOps = type_ops<BlockQ6Kx16, ActQ8x256, interleave_q6_K, dequantize_q6kx16_row, ref_q6kx16, KQ6K>(false);
 
 const TypeOps& ops(WType type) {
   switch (type) {
@@ -468,10 +581,25 @@ void dot_groups_ref(WType type, const uint8_t* packed, int64_t g0, int64_t g1, c
   }
 }
 
-bool interleaved_kernels_are_simd() {
 #if PAD_HAVE_INTERLEAVED_SIMD
-  return int_isa() == IntIsa::kAvx512Vnni;
+namespace {
+// The kernels dot_groups runs for `type` on this CPU (int_isa()), or null: the reference.
+const RowsFn* simd_rows(WType type) {
+  if (!interleaves(type)) return nullptr;
+  switch (int_isa()) {
+    case IntIsa::kAvx512Vnni: return ops(type).rows;
+    case IntIsa::kAvx2: return ops(type).rows_avx2;
+    default: return nullptr;
+  }
+}
+}  // namespace
+#endif
+
+bool interleaved_kernels_are_simd(WType type) {
+#if PAD_HAVE_INTERLEAVED_SIMD
+  return simd_rows(type) != nullptr;
 #else
+  (void)type;
   return false;
 #endif
 }
@@ -479,8 +607,7 @@ bool interleaved_kernels_are_simd() {
 void dot_groups(WType type, const uint8_t* packed, int64_t g0, int64_t g1, const uint8_t* acts, int64_t m,
                 int64_t k, float* y, int64_t ldy) {
 #if PAD_HAVE_INTERLEAVED_SIMD
-  if (interleaved_kernels_are_simd()) {
-    const RowsFn* fns = ops(type).rows;
+  if (const RowsFn* fns = simd_rows(type)) {
     const int64_t nb = k / block_elems(type);
     const size_t group_bytes = interleaved_group_bytes(type, k), act_bytes = interleaved_act_row_bytes(type, k);
     // Each group (16 rows · k codes: q8_0 13 KB at k = 768) stays in L1/L2 while every four

@@ -78,12 +78,12 @@ size_t interleaved_act_row_bytes(WType type, int64_t k);
 void quantize_interleaved_act_row(WType type, const float* x, int64_t k, uint8_t* dst);
 
 // y[i·ldy + 16g + r] = (row 16g + r) · (activation row i) for groups g in [g0, g1) and i < m; the
-// activation rows are interleaved_act_row_bytes(type, k) apart. AVX-512 VNNI where the integer
-// kernels use it (int_isa()), else the scalar reference below.
+// activation rows are interleaved_act_row_bytes(type, k) apart. AVX-512 VNNI or AVX2 as the integer
+// kernels use them (int_isa(); AVX2 has q8_0, q4_K and q5_K), else the scalar reference below.
 void dot_groups(WType type, const uint8_t* packed, int64_t g0, int64_t g1, const uint8_t* acts, int64_t m,
                 int64_t k, float* y, int64_t ldy);
 void dot_groups_ref(WType type, const uint8_t* packed, int64_t g0, int64_t g1, const uint8_t* acts, int64_t m,
                     int64_t k, float* y, int64_t ldy);
-bool interleaved_kernels_are_simd();  // dot_groups is not just the reference
+bool interleaved_kernels_are_simd(WType type);  // dot_groups is not just the reference for `type`
 
 }  // namespace pad::kernels::detail

@@ -163,7 +163,7 @@ bool interleave_enabled() {
 
 WeightMatrix WeightMatrix::for_kernels() const {
   if (!detail::interleaves(type) || layout != Layout::kRows || n % detail::kInterleave != 0 || n == 0 ||
-      !detail::interleaved_kernels_are_simd() || !interleave_enabled())
+      !detail::interleaved_kernels_are_simd(type) || !interleave_enabled())
     return *this;
   const int64_t groups = n / detail::kInterleave;
   const size_t in_bytes = row_stride() * size_t(detail::kInterleave), out_bytes = detail::interleaved_group_bytes(type, k);
