@@ -1,8 +1,9 @@
 // The online engine: requests that join a running batch decode exactly as they would alone, a
-// cancelled request frees its cache slots at once, per-request strategies mix in one batch, and
-// log-probabilities come from the guided distribution.
+// cancelled request frees its cache slots at once, per-request strategies mix in one batch (best-of-n's
+// samples too), and log-probabilities come from the guided distribution.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include <ATen/CPUGeneratorImpl.h>
@@ -72,6 +73,61 @@ TEST(EngineOnline, JoiningMidRunGivesTheSameTokensAsRunningAlone) {
   EXPECT_EQ(a.result.stop_reason, "length");
   EXPECT_EQ(fx.base->n_active_slots(), 0);
   EXPECT_EQ(fx.full->n_active_slots(), 0);
+  EXPECT_EQ(e.stats().n_rows, 0);
+}
+
+TEST(EngineOnline, BestOfNDecodesInTheBatchWithoutHoldingUpOthers) {
+  Fixture fx;
+  PadRequest best = request({3, 14, 15, 9, 2}, {7, 1, 8, 2}, 16, Strategy::kBestOfN);
+  best.n_best = 4;
+  best.sampling.temperature = 1.0f;
+  best.sampling.seed = 5;
+  PadRequest plain = request({1, 2, 3}, {1, 2, 3}, 4, Strategy::kBase);
+  PadResult alone_best;
+  std::vector<int> alone_plain;
+  {
+    PadEngine e(fx.base, fx.rm, nullptr, EngineOptions{});
+    alone_best = e.run({best})[0];
+    alone_plain = e.run({plain})[0].tokens;
+  }
+  PadEngine e(fx.base, fx.rm, nullptr, EngineOptions{});
+  Collect a, b;
+  e.submit(best, a.callbacks());
+  e.submit(plain, b.callbacks());
+  ASSERT_TRUE(e.step());
+  EXPECT_EQ(e.stats().n_rows, 5);  // four samples and the plain request, one step
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(e.step());
+  EXPECT_TRUE(b.done);   // the plain request finished after its 4 tokens ...
+  EXPECT_FALSE(a.done);  // ... while best-of-n still decodes (it used to run whole at admission)
+  EXPECT_EQ(b.result.tokens, alone_plain);
+  while (e.step()) {
+  }
+  ASSERT_TRUE(a.done);
+  EXPECT_EQ(a.result.tokens, alone_best.tokens);
+  EXPECT_DOUBLE_EQ(a.result.sequence_reward, alone_best.sequence_reward);
+  EXPECT_EQ(a.tokens, a.result.tokens);  // the kept sample's tokens, reported once it is known
+  // Its reward is the best of the four samples' (seeds 5..8, as generate() draws them).
+  GenerateOptions g;
+  g.n_predict = best.n_predict;
+  g.sampling = best.sampling;
+  std::vector<std::vector<int>> ys;
+  for (const auto& s : generate(*fx.base, std::vector<std::vector<int>>(4, best.prompts.base), g)) ys.push_back(s.tokens);
+  const std::vector<double> rewards = e.sequence_rewards(best.prompts, ys);
+  EXPECT_DOUBLE_EQ(a.result.sequence_reward, *std::max_element(rewards.begin(), rewards.end()));
+  EXPECT_EQ(fx.base->n_active_slots(), 0);
+  EXPECT_EQ(fx.full->n_active_slots(), 0);
+
+  // A cancel reaches every sample: one "cancelled" result, no tokens, no slot left.
+  Collect c;
+  const uint64_t id = e.submit(best, c.callbacks());
+  ASSERT_TRUE(e.step());
+  e.cancel(id);
+  while (e.step()) {
+  }
+  ASSERT_TRUE(c.done);
+  EXPECT_EQ(c.result.stop_reason, "cancelled");
+  EXPECT_TRUE(c.tokens.empty());
+  EXPECT_EQ(fx.base->n_active_slots(), 0);
   EXPECT_EQ(e.stats().n_rows, 0);
 }
 

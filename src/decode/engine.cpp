@@ -500,29 +500,4 @@ std::vector<double> PadEngine::sequence_rewards(const RequestPrompts& p, const s
   return total;
 }
 
-PadResult PadEngine::run_best_of_n(const PadRequest& req, const std::function<void(int)>& on_token, size_t index) {
-  validate_request(req, Strategy::kBestOfN, index);
-  GenerateOptions g;
-  g.n_predict = req.n_predict;
-  g.sampling = req.sampling;
-  g.stop_ids = req.stop_ids;
-  g.n_valid_tokens = options_.n_valid_tokens;
-  std::vector<std::vector<int>> prompts(req.n_best, req.prompts.base);
-  const auto t0 = Clock::now();
-  std::vector<GenerateResult> samples = generate(*models_[0], prompts, g);
-  std::vector<std::vector<int>> responses;
-  for (const auto& s : samples) responses.push_back(s.tokens);
-  std::vector<double> rewards = sequence_rewards(req.prompts, responses, req.persrm);
-  const size_t best = std::max_element(rewards.begin(), rewards.end()) - rewards.begin();
-  PadResult r;
-  r.tokens = samples[best].tokens;
-  r.stop_reason = samples[best].stop_reason;
-  r.sequence_reward = rewards[best];
-  r.t_prefill_ms = samples[best].t_prefill_ms;
-  r.t_decode_ms = ms_between(t0, Clock::now()) - r.t_prefill_ms;
-  if (on_token)
-    for (int t : r.tokens) on_token(t);
-  return r;
-}
-
 }  // namespace pad

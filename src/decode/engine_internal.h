@@ -40,6 +40,18 @@ using engine_detail::Clock;
 using engine_detail::EngineRow;
 using engine_detail::ms_between;
 
+// A best-of-n request in the batch: its n samples decode as rows of their own (plain sampling, seeds
+// seed + i, as generate() gives them), each reporting here; the last one to finish scores them all
+// and reports the best as the request's result.
+struct PadEngine::BestOfGroup {
+  PadRequest req;  // the request as submitted
+  RequestCallbacks cb;
+  size_t index = 0;
+  Clock::time_point t_admit;
+  std::vector<PadResult> samples;  // by sample
+  size_t remaining = 0;            // samples still decoding
+};
+
 struct PadEngine::Active {
   uint64_t id = 0;
   size_t index = 0;                  // the caller's label (run(): the request's position; trace)
@@ -59,6 +71,8 @@ struct PadEngine::Active {
   std::vector<std::vector<float>> sparse;  // rule=topk: [V] buffers filled at the candidates (PersRM, ref per principle)
   std::vector<float> base_sparse;          // device top-k: [V] base logits filled at the candidates only
   PadResult result;
+  std::shared_ptr<BestOfGroup> group;  // a best-of-n sample: reports to its group, not to cb
+  size_t sample = 0;                   // ... as sample `sample`
   int n_steps = 0;
   bool done = false;
   Clock::time_point t_first_done;

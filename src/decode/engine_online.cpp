@@ -24,7 +24,7 @@ const PersRm& PadEngine::persrm_of(const PadRequest& req) const {
   return persrms_[req.persrm];
 }
 
-// Every check admit() and run_best_of_n() would make, without touching a cache: a bad request is
+// Every check admit() and best-of-n's scoring would make, without touching a cache: a bad request is
 // refused on the submitting thread, before any compute.
 void PadEngine::validate_request(const PadRequest& req, Strategy s, size_t label) const {
   if (req.n_predict <= 0) return;  // nothing to decode: finishes at once ("length")
@@ -99,9 +99,82 @@ void PadEngine::finish(Active& a) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     stats_.decode_ms_by_strategy[strategy_name(a.strategy)] += a.result.t_prefill_ms + a.result.t_decode_ms;
-    if (a.result.stop_reason == "cancelled") ++stats_.n_cancelled;
+    if (a.result.stop_reason == "cancelled" && !a.group) ++stats_.n_cancelled;
+  }
+  if (a.group) {
+    BestOfGroup& g = *a.group;
+    g.samples[a.sample] = std::move(a.result);
+    if (--g.remaining == 0) finish_best_of_n(g);
+    return;
   }
   if (a.cb.on_done) a.cb.on_done(a.result);
+}
+
+// Best-of-n joins the batch as n rows of plain sampling (the same id, so a cancel reaches them all),
+// where it used to decode whole at admission and hold up every other request meanwhile.
+void PadEngine::admit_best_of_n(Queued& q) {
+  auto g = std::make_shared<BestOfGroup>();
+  g->req = std::move(q.req);
+  g->cb = std::move(q.cb);
+  g->index = q.label;
+  g->t_admit = Clock::now();
+  g->samples.resize(static_cast<size_t>(g->req.n_best));
+  g->remaining = g->samples.size();
+  for (size_t i = 0; i < g->samples.size(); ++i) {
+    auto a = std::make_unique<Active>();
+    a->id = q.id;
+    a->index = q.label;
+    a->own = g->req;
+    a->own.sampling.seed += i;
+    a->req = &a->own;
+    a->strategy = Strategy::kBestOfN;  // admit() gives it the base row only; metrics count it here
+    a->rm = &persrm_of(a->own);
+    a->group = g;
+    a->sample = i;
+    a->t_admit = g->t_admit;
+    try {
+      admit(*a, a->own);
+    } catch (const std::exception& e) {
+      a->result.stop_reason = "error";
+      a->result.error = e.what();
+      finish(*a);
+      continue;
+    }
+    active_.push_back(std::move(a));
+  }
+}
+
+// Every sample is in: the highest sequence reward wins (a cancel or error of any sample ends it so).
+void PadEngine::finish_best_of_n(BestOfGroup& g) {
+  PadResult r;
+  auto ended = std::find_if(g.samples.begin(), g.samples.end(), [](const PadResult& s) {
+    return s.stop_reason == "cancelled" || s.stop_reason == "error";
+  });
+  if (ended != g.samples.end()) {
+    r.stop_reason = ended->stop_reason;
+    r.error = ended->error;
+  } else {
+    try {
+      std::vector<std::vector<int>> responses;
+      for (const PadResult& s : g.samples) responses.push_back(s.tokens);
+      const std::vector<double> rewards = sequence_rewards(g.req.prompts, responses, g.req.persrm);
+      const size_t best = std::max_element(rewards.begin(), rewards.end()) - rewards.begin();
+      r = g.samples[best];
+      r.sequence_reward = rewards[best];
+      r.t_decode_ms = ms_between(g.t_admit, Clock::now()) - r.t_prefill_ms;
+    } catch (const std::exception& e) {
+      r = PadResult{};
+      r.stop_reason = "error";
+      r.error = e.what();
+    }
+  }
+  if (r.stop_reason == "cancelled") {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++stats_.n_cancelled;
+  }
+  if (g.cb.on_token && r.stop_reason != "error" && r.stop_reason != "cancelled")
+    for (int t : r.tokens) g.cb.on_token(TokenEvent{t, 0, {}});
+  if (g.cb.on_done) g.cb.on_done(r);
 }
 
 // Between steps: applies cancellations, then moves queued requests into the batch up to max_batch.
@@ -114,7 +187,11 @@ void PadEngine::admit_queued() {
     for (auto it = queue_.begin(); it != queue_.end();)
       if (cancels.count(it->id)) dropped.push_back(std::move(*it)), it = queue_.erase(it);
       else ++it;
-    while (active_.size() + taken.size() < static_cast<size_t>(options_.max_batch) && !queue_.empty()) {
+    // A best-of-n request takes n_best rows of the batch (at least one request joins per step).
+    size_t rows = active_.size();
+    while (rows < static_cast<size_t>(options_.max_batch) && !queue_.empty()) {
+      const PadRequest& r = queue_.front().req;
+      rows += *r.strategy == Strategy::kBestOfN && r.n_predict > 0 ? static_cast<size_t>(r.n_best) : 1;
       taken.push_back(std::move(queue_.front()));
       queue_.pop_front();
     }
@@ -131,6 +208,10 @@ void PadEngine::admit_queued() {
   for (auto& a : active_)
     if (!a->done && cancels.count(a->id)) a->done = true, a->result.stop_reason = "cancelled";
   for (Queued& q : taken) {
+    if (*q.req.strategy == Strategy::kBestOfN && q.req.n_predict > 0) {
+      admit_best_of_n(q);
+      continue;
+    }
     auto a = std::make_unique<Active>();
     a->id = q.id;
     a->index = q.label;
@@ -146,11 +227,6 @@ void PadEngine::admit_queued() {
       continue;
     }
     try {
-      if (a->strategy == Strategy::kBestOfN) {  // decoded at admission, whole (see the report's limits)
-        a->result = run_best_of_n(a->own, [&](int t) { if (a->cb.on_token) a->cb.on_token(TokenEvent{t, 0, {}}); }, a->index);
-        finish(*a);
-        continue;
-      }
       admit(*a, a->own);
     } catch (const std::exception& e) {
       a->result.stop_reason = "error";

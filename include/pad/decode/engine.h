@@ -161,6 +161,7 @@ class PadEngine {
 
  private:
   struct Active;
+  struct BestOfGroup;
   struct Queued {
     uint64_t id;
     PadRequest req;
@@ -170,6 +171,8 @@ class PadEngine {
   void validate_request(const PadRequest& req, Strategy s, size_t label) const;
   void admit_queued();
   void finish(Active& a);
+  void admit_best_of_n(Queued& q);
+  void finish_best_of_n(BestOfGroup& g);
   void admit(Active& a, const PadRequest& req);
   void step(std::vector<Active*>& active);
   void release(Active& a);
@@ -188,7 +191,6 @@ class PadEngine {
   };
   void run_candidate_jobs(const std::vector<CandidateJob>& jobs, const std::vector<ForwardOutput>& out) const;
   void bridged_logits(Active& a, int model, const ValueHead* head, const at::Tensor& hidden, std::vector<float>& dst) const;
-  PadResult run_best_of_n(const PadRequest& req, const std::function<void(int)>& on_token, size_t index);
   std::vector<std::vector<float>> token_logprobs(int model_index, int adapter, const ValueHead* head, const std::vector<int>& prompt,
                                                  const std::vector<std::vector<int>>& responses);
 
