@@ -346,8 +346,7 @@ PAD_AVX512 void vnni_q6kx16(const BlockQ6Kx16* w, int64_t nb, const ActQ8x256* c
 // --- AVX2 -------------------------------------------------------------------------------------
 // No dpbusd: maddubs (unsigned 8-bit × signed 8-bit → saturating 16-bit pairs) and madd (16-bit
 // pairs → 32-bit). A 32-byte register holds four codes of eight rows, so a group is two halves of
-// eight rows each; each half makes its own pass over the group (the second reads it from L1/L2)
-// to keep R rows' sums in registers.
+// eight rows each.
 
 PAD_AVX2 inline __m256i load256(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
 PAD_AVX2 inline __m256i bcast4_avx2(const int8_t* p) {
@@ -365,33 +364,43 @@ PAD_AVX2 inline void prefetch_ahead_avx2(const Block& blk) {
   for (int l = 0; l < int(sizeof(Block)); l += 64) _mm_prefetch(ahead + l, _MM_HINT_T0);
 }
 
+// One activation row (decode) takes both halves in one pass, so the group is read once; more rows
+// take one half per pass, which keeps their sums in the 16 registers.
+template <int R>
+constexpr int kHalvesPerPass = R == 1 ? 2 : 1;
+
 // q8_0: the stored code + 128 back to signed (xor 0x80), then the row kernels' sign trick — |w|
 // against a with w's sign — so no pair can saturate (|w| ≤ 128, |a| ≤ 127: ≤ 32512); the block
 // offset is not needed.
 template <int R>
 PAD_AVX2 void avx2_q8x16(const BlockQ8x16* w, int64_t nb, const ActQ8x32s* const* a, float* const* y, bool prefetch) {
   const __m256i flip = _mm256_set1_epi8(char(0x80)), ones = _mm256_set1_epi16(1);
-  for (int h = 0; h < 2; ++h) {
-    __m256 acc[R];
-    for (int r = 0; r < R; ++r) acc[r] = _mm256_setzero_ps();
+  constexpr int kH = kHalvesPerPass<R>;
+  for (int h0 = 0; h0 < 2; h0 += kH) {
+    __m256 acc[kH][R];
+    for (int h = 0; h < kH; ++h)
+      for (int r = 0; r < R; ++r) acc[h][r] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; ++b) {
       const BlockQ8x16& blk = w[b];
-      if (prefetch && h == 0) prefetch_ahead_avx2(blk);
-      __m256i s[R];
-      for (int r = 0; r < R; ++r) s[r] = _mm256_setzero_si256();
-      for (int j = 0; j < kQK / 4; ++j) {
-        const __m256i q = _mm256_xor_si256(load256(blk.qs[j][8 * h]), flip);
-        const __m256i qabs = _mm256_sign_epi8(q, q);
-        for (int r = 0; r < R; ++r) {
-          const __m256i p = _mm256_maddubs_epi16(qabs, _mm256_sign_epi8(bcast4_avx2(a[r][b].qs + 4 * j), q));
-          s[r] = _mm256_add_epi32(s[r], _mm256_madd_epi16(p, ones));
+      if (prefetch && h0 == 0) prefetch_ahead_avx2(blk);
+      for (int h = 0; h < kH; ++h) {
+        __m256i s[R];
+        for (int r = 0; r < R; ++r) s[r] = _mm256_setzero_si256();
+        for (int j = 0; j < kQK / 4; ++j) {
+          const __m256i q = _mm256_xor_si256(load256(blk.qs[j][8 * (h0 + h)]), flip);
+          const __m256i qabs = _mm256_sign_epi8(q, q);
+          for (int r = 0; r < R; ++r) {
+            const __m256i p = _mm256_maddubs_epi16(qabs, _mm256_sign_epi8(bcast4_avx2(a[r][b].qs + 4 * j), q));
+            s[r] = _mm256_add_epi32(s[r], _mm256_madd_epi16(p, ones));
+          }
         }
+        const __m256 dw = f16x8(blk.d + 8 * (h0 + h));
+        for (int r = 0; r < R; ++r)
+          acc[h][r] = _mm256_fmadd_ps(_mm256_mul_ps(dw, _mm256_set1_ps(a[r][b].d)), _mm256_cvtepi32_ps(s[r]), acc[h][r]);
       }
-      const __m256 dw = f16x8(blk.d + 8 * h);
-      for (int r = 0; r < R; ++r)
-        acc[r] = _mm256_fmadd_ps(_mm256_mul_ps(dw, _mm256_set1_ps(a[r][b].d)), _mm256_cvtepi32_ps(s[r]), acc[r]);
     }
-    for (int r = 0; r < R; ++r) _mm256_storeu_ps(y[r] + 8 * h, acc[r]);
+    for (int h = 0; h < kH; ++h)
+      for (int r = 0; r < R; ++r) _mm256_storeu_ps(y[r] + 8 * (h0 + h), acc[h][r]);
   }
 }
 
@@ -403,46 +412,53 @@ template <int R, typename Out>
 PAD_AVX2 void avx2_k45x16(const Out* w, int64_t nb, const ActQ8x256* const* a, float* const* y, bool prefetch) {
   constexpr bool kFifthBit = std::is_same_v<Out, BlockQ5Kx16>;
   constexpr int kRun = kFifthBit ? 4 : 8;  // loads summed in 16 bits before madd
+  constexpr int kH = kHalvesPerPass<R>;
   const __m256i low4 = _mm256_set1_epi8(0x0F), bit4 = _mm256_set1_epi8(0x10);
-  for (int h = 0; h < 2; ++h) {
-    __m256 acc[R];
-    for (int r = 0; r < R; ++r) acc[r] = _mm256_setzero_ps();
+  for (int h0 = 0; h0 < 2; h0 += kH) {
+    __m256 acc[kH][R];
+    for (int h = 0; h < kH; ++h)
+      for (int r = 0; r < R; ++r) acc[h][r] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; ++b) {
       const Out& blk = w[b];
-      if (prefetch && h == 0) prefetch_ahead_avx2(blk);
-      __m256i sum_q[R];
-      for (int r = 0; r < R; ++r) sum_q[r] = _mm256_setzero_si256();
-      for (int sb = 0; sb < 8; ++sb) {  // sub-block sb: nibbles of qs[sb / 2], low for even sb
-        const int j = sb / 2, shift = 4 * (sb % 2);
-        __m256i sc = bytes_to_i32x8(blk.sc[sb] + 8 * h);
-        sc = _mm256_or_si256(sc, _mm256_slli_epi32(sc, 16));
-        const __m128i nibble = _mm_cvtsi32_si128(shift), fifth = _mm_cvtsi32_si128(sb);
-        for (int q0 = 0; q0 < 8; q0 += kRun) {
-          __m256i t[R];
-          for (int r = 0; r < R; ++r) t[r] = _mm256_setzero_si256();
-          for (int q = q0; q < q0 + kRun; ++q) {
-            __m256i c = _mm256_and_si256(_mm256_srl_epi16(load256(blk.qs[j][q][8 * h]), nibble), low4);
-            if constexpr (kFifthBit)  // bit sb of each qh byte, moved to bit 4
-              c = _mm256_or_si256(c, _mm256_and_si256(_mm256_slli_epi16(_mm256_srl_epi16(load256(blk.qh[q][8 * h]), fifth), 4), bit4));
-            for (int r = 0; r < R; ++r)
-              t[r] = _mm256_add_epi16(t[r], _mm256_maddubs_epi16(c, bcast4_avx2(a[r][b].qs + 32 * sb + 4 * q)));
+      if (prefetch && h0 == 0) prefetch_ahead_avx2(blk);
+      for (int hh = 0; hh < kH; ++hh) {
+        const int h = h0 + hh;
+        __m256i sum_q[R];
+        for (int r = 0; r < R; ++r) sum_q[r] = _mm256_setzero_si256();
+        for (int sb = 0; sb < 8; ++sb) {  // sub-block sb: nibbles of qs[sb / 2], low for even sb
+          const int j = sb / 2, shift = 4 * (sb % 2);
+          __m256i sc = bytes_to_i32x8(blk.sc[sb] + 8 * h);
+          sc = _mm256_or_si256(sc, _mm256_slli_epi32(sc, 16));
+          const __m128i nibble = _mm_cvtsi32_si128(shift), fifth = _mm_cvtsi32_si128(sb);
+          for (int q0 = 0; q0 < 8; q0 += kRun) {
+            __m256i t[R];
+            for (int r = 0; r < R; ++r) t[r] = _mm256_setzero_si256();
+            for (int q = q0; q < q0 + kRun; ++q) {
+              __m256i c = _mm256_and_si256(_mm256_srl_epi16(load256(blk.qs[j][q][8 * h]), nibble), low4);
+              if constexpr (kFifthBit)  // bit sb of each qh byte, moved to bit 4
+                c = _mm256_or_si256(
+                    c, _mm256_and_si256(_mm256_slli_epi16(_mm256_srl_epi16(load256(blk.qh[q][8 * h]), fifth), 4), bit4));
+              for (int r = 0; r < R; ++r)
+                t[r] = _mm256_add_epi16(t[r], _mm256_maddubs_epi16(c, bcast4_avx2(a[r][b].qs + 32 * sb + 4 * q)));
+            }
+            for (int r = 0; r < R; ++r) sum_q[r] = _mm256_add_epi32(sum_q[r], _mm256_madd_epi16(t[r], sc));
           }
-          for (int r = 0; r < R; ++r) sum_q[r] = _mm256_add_epi32(sum_q[r], _mm256_madd_epi16(t[r], sc));
+        }
+        const __m256 d = f16x8(blk.d + 8 * h), dmin = f16x8(blk.dmin + 8 * h);
+        __m256 mins[R];
+        for (int r = 0; r < R; ++r) mins[r] = _mm256_setzero_ps();
+        for (int sb = 0; sb < 8; ++sb) {
+          const __m256 m = _mm256_mul_ps(dmin, _mm256_cvtepi32_ps(bytes_to_i32x8(blk.m[sb] + 8 * h)));
+          for (int r = 0; r < R; ++r) mins[r] = _mm256_fmadd_ps(m, _mm256_set1_ps(a[r][b].dsums32[sb]), mins[r]);
+        }
+        for (int r = 0; r < R; ++r) {
+          const __m256 scale = _mm256_mul_ps(d, _mm256_set1_ps(a[r][b].d));
+          acc[hh][r] = _mm256_sub_ps(_mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(sum_q[r]), acc[hh][r]), mins[r]);
         }
       }
-      const __m256 d = f16x8(blk.d + 8 * h), dmin = f16x8(blk.dmin + 8 * h);
-      __m256 mins[R];
-      for (int r = 0; r < R; ++r) mins[r] = _mm256_setzero_ps();
-      for (int s = 0; s < 8; ++s) {
-        const __m256 m = _mm256_mul_ps(dmin, _mm256_cvtepi32_ps(bytes_to_i32x8(blk.m[s] + 8 * h)));
-        for (int r = 0; r < R; ++r) mins[r] = _mm256_fmadd_ps(m, _mm256_set1_ps(a[r][b].dsums32[s]), mins[r]);
-      }
-      for (int r = 0; r < R; ++r) {
-        const __m256 scale = _mm256_mul_ps(d, _mm256_set1_ps(a[r][b].d));
-        acc[r] = _mm256_sub_ps(_mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(sum_q[r]), acc[r]), mins[r]);
-      }
     }
-    for (int r = 0; r < R; ++r) _mm256_storeu_ps(y[r] + 8 * h, acc[r]);
+    for (int h = 0; h < kH; ++h)
+      for (int r = 0; r < R; ++r) _mm256_storeu_ps(y[r] + 8 * (h0 + h), acc[h][r]);
   }
 }
 
