@@ -110,6 +110,19 @@ void PadEngine::finish(Active& a) {
   if (a.cb.on_done) a.cb.on_done(a.result);
 }
 
+// Gives the request its rows and adds it to the batch, or finishes it with the error admit() raised.
+void PadEngine::join_batch(std::unique_ptr<Active> a) {
+  try {
+    admit(*a, a->own);
+  } catch (const std::exception& e) {
+    a->result.stop_reason = "error";
+    a->result.error = e.what();
+    finish(*a);
+    return;
+  }
+  active_.push_back(std::move(a));
+}
+
 // Best-of-n joins the batch as n rows of plain sampling (the same id, so a cancel reaches them all),
 // where it used to decode whole at admission and hold up every other request meanwhile.
 void PadEngine::admit_best_of_n(Queued& q) {
@@ -132,15 +145,7 @@ void PadEngine::admit_best_of_n(Queued& q) {
     a->group = g;
     a->sample = i;
     a->t_admit = g->t_admit;
-    try {
-      admit(*a, a->own);
-    } catch (const std::exception& e) {
-      a->result.stop_reason = "error";
-      a->result.error = e.what();
-      finish(*a);
-      continue;
-    }
-    active_.push_back(std::move(a));
+    join_batch(std::move(a));
   }
 }
 
@@ -226,15 +231,7 @@ void PadEngine::admit_queued() {
       finish(*a);
       continue;
     }
-    try {
-      admit(*a, a->own);
-    } catch (const std::exception& e) {
-      a->result.stop_reason = "error";
-      a->result.error = e.what();
-      finish(*a);
-      continue;
-    }
-    active_.push_back(std::move(a));
+    join_batch(std::move(a));
   }
 }
 

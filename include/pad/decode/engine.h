@@ -171,6 +171,7 @@ class PadEngine {
   void validate_request(const PadRequest& req, Strategy s, size_t label) const;
   void admit_queued();
   void finish(Active& a);
+  void join_batch(std::unique_ptr<Active> a);
   void admit_best_of_n(Queued& q);
   void finish_best_of_n(BestOfGroup& g);
   void admit(Active& a, const PadRequest& req);
