@@ -5,16 +5,15 @@
 // that disagree, labels opposite) a PersRM that ignores the principle scores 50% at best.
 #include <iostream>
 #include <map>
-#include <sstream>
 
 #include <nlohmann/json.hpp>
 
 #include "common.h"
 #include "eval_command.h"
+#include "eval_files.h"
 #include "pad/decode/prompts.h"
 #include "pad/tokenizer/tokenizer.h"
 #include "pad/util/error.h"
-#include "pad/util/file.h"
 #include "pad/util/strings.h"
 
 namespace pad::cli {
@@ -29,34 +28,6 @@ struct PairsFlags {
   std::string pref_template = kDefaultGuidelineTemplate;  // as `pad train persrm --pref-template`
 };
 
-struct Pair {
-  std::string prompt, principle, chosen, rejected;
-};
-
-std::vector<Pair> read_pairs(const std::string& path, int limit) {
-  std::vector<Pair> out;
-  std::istringstream in(read_file(path));
-  int line_no = 0;
-  for (std::string line; std::getline(in, line) && (limit <= 0 || static_cast<int>(out.size()) < limit);) {
-    ++line_no;
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    const std::string where = str_cat(path, ":", line_no);
-    auto j = nlohmann::json::parse(line, nullptr, false);
-    if (j.is_discarded() || !j.is_object()) throw_invalid(where, ": not a JSON object");
-    Pair p;
-    // PrefWorld's prefs.jsonl names the principle "preference"; "principle" is accepted too.
-    const char* pref_key = j.contains("preference") || !j.contains("principle") ? "preference" : "principle";
-    for (auto [key, dst] : {std::pair{"prompt", &p.prompt}, {pref_key, &p.principle}, {"chosen", &p.chosen},
-                            {"rejected", &p.rejected}}) {
-      if (!j.contains(key) || !j[key].is_string()) throw_invalid(where, ": missing string field \"", key, "\"");
-      *dst = j[key].get<std::string>();
-    }
-    out.push_back(std::move(p));
-  }
-  if (out.empty()) throw_invalid(path, ": no preference pairs");
-  return out;
-}
-
 std::vector<int> response_ids(const Tokenizer& tok, const std::string& text) {
   std::vector<int> ids = tok.encode(text, EncodeOptions{false, false});
   const int eos = tok.eos_id() >= 0 ? tok.eos_id() : (tok.eos_ids().empty() ? -1 : tok.eos_ids().front());
@@ -67,7 +38,7 @@ std::vector<int> response_ids(const Tokenizer& tok, const std::string& text) {
 void run_pairs(const PairsFlags& f) {
   if (!f.rm.given()) throw_invalid("eval-pairs needs a PersRM (--persrm-head, --persrm-lora or --persrm)");
   if (f.limit < 0) throw_invalid("--limit ", f.limit, " is negative");
-  std::vector<Pair> pairs = read_pairs(f.data, f.limit);
+  std::vector<EvalPair> pairs = read_pairs(f.data, f.limit);
   auto base = load_model(f.model);
   std::shared_ptr<const Tokenizer> tok = Tokenizer::load(f.model.model);
   PersRm rm = load_persrm(f.rm, f.model, *base, tok);
@@ -79,7 +50,7 @@ void run_pairs(const PairsFlags& f) {
   };
   std::map<std::string, Tally> per;
   Tally all;
-  for (const Pair& p : pairs) {
+  for (const EvalPair& p : pairs) {
     PromptSpec spec;
     spec.user = p.prompt;
     spec.preference = Preference::joined_from({p.principle});

@@ -11,12 +11,12 @@
 #include <iostream>
 #include <map>
 #include <optional>
-#include <sstream>
 
 #include <nlohmann/json.hpp>
 
 #include "common.h"
 #include "eval_command.h"
+#include "eval_files.h"
 #include "eval_personalization.h"
 #include "pad/decode/prompts.h"
 #include "pad/eval/judges.h"
@@ -92,11 +92,6 @@ std::map<std::string, std::string> parse_phrasings(const std::vector<std::string
   }
   return out;
 }
-
-struct EvalItem {
-  std::string id, prompt, subject;
-  std::optional<bool> harmful;  // unset: the knowledge base decides
-};
 
 // One preference a method runs with; `label` names it in results, tables and summaries.
 struct Target {
@@ -206,31 +201,6 @@ void require_principle(const std::string& world, const std::string& p, const cha
   } catch (const std::invalid_argument& e) {
     throw_invalid(flag, ": ", e.what());  // e.what() names the known attributes
   }
-}
-
-std::vector<EvalItem> read_eval_items(const std::string& path, int limit) {
-  std::vector<EvalItem> items;
-  std::istringstream in(read_file(path));
-  int line_no = 0;
-  for (std::string line; std::getline(in, line) && (limit <= 0 || static_cast<int>(items.size()) < limit);) {
-    ++line_no;
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    const std::string where = str_cat(path, ":", line_no);
-    auto j = nlohmann::json::parse(line, nullptr, false);
-    if (j.is_discarded() || !j.is_object()) throw_invalid(where, ": not a JSON object");
-    if (!j.contains("prompt") || !j["prompt"].is_string()) throw_invalid(where, ": missing string field \"prompt\"");
-    EvalItem it;
-    it.prompt = j["prompt"].get<std::string>();
-    it.id = j.contains("id") && j["id"].is_string() ? j["id"].get<std::string>() : str_cat("eval-", line_no);
-    if (j.contains("subject") && j["subject"].is_string()) it.subject = j["subject"].get<std::string>();
-    if (j.contains("harmful")) {
-      if (!j["harmful"].is_boolean()) throw_invalid(where, ": field \"harmful\" must be true or false");
-      it.harmful = j["harmful"].get<bool>();
-    }
-    items.push_back(std::move(it));
-  }
-  if (items.empty()) throw_invalid(path, ": no evaluation prompts");
-  return items;
 }
 
 std::pair<std::string, std::string> parse_pair(const std::string& world, const std::string& spec, const char* flag) {
