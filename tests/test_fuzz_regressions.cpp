@@ -8,6 +8,7 @@
 
 #include "pad/format/gguf.h"
 #include "pad/format/model_config.h"
+#include "pad/eval/knowledge_base.h"
 #include "pad/format/safetensors.h"
 #include "test_util.h"
 
@@ -149,6 +150,30 @@ TEST(FuzzRegressions, JsonlRequestNumbersOutOfRangeAreErrors) {
     EXPECT_EQ(r.code, 2) << line << ": " << r.out;
     EXPECT_NE(r.out.find("r.jsonl:2:"), std::string::npos) << line << ": " << r.out;
     EXPECT_NE(r.out.find(field), std::string::npos) << line << ": " << r.out;
+  }
+}
+
+// `pad eval --kb` files: a subject's "split" that is not a string escaped as nlohmann's own
+// type_error (no file or field named; exit 1, not 2), and the consistency errors (unknown category,
+// unlisted fact value, a name twice) did not name the file. Now std::invalid_argument naming both.
+TEST(FuzzRegressions, KnowledgeBaseErrorsNameTheFileAndField) {
+  const std::string head = R"({"categories": [{"name": "planet", "attributes": [{"name": "colour", "values": ["red"]}]}],
+                               "subjects": [)";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {R"({"name": "Zorb", "category": "planet", "split": 1, "facts": {}}]})", "\"split\""},
+      {R"({"name": "Zorb", "category": "comet", "facts": {}}]})", "'comet'"},
+      {R"({"name": "Zorb", "category": "planet", "facts": {"colour": "plaid"}}]})", "'plaid'"},
+      {R"({"name": "Zorb", "category": "planet", "facts": {}}, {"name": "ZORB", "category": "planet", "facts": {}}]})",
+       "twice"}};
+  for (const auto& [subjects, needle] : cases) {
+    const std::string path = write("kb.json", head + subjects);
+    try {
+      eval::KnowledgeBase::load(path);
+      ADD_FAILURE() << subjects << " was accepted";
+    } catch (const std::invalid_argument& e) {
+      EXPECT_EQ(std::string(e.what()).rfind(path + ": ", 0), 0u) << e.what();
+      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+    }
   }
 }
 

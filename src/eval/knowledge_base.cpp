@@ -24,6 +24,12 @@ std::string string_field(const Json& obj, const char* key, const std::string& wh
   return v.get<std::string>();
 }
 
+// An optional string field: `fallback` when absent. Checked by hand: nlohmann's value<std::string>()
+// throws its own type_error for a number (no file, no field; the CLI's exit 1, not 2).
+std::string string_field_or(const Json& obj, const char* key, const std::string& fallback, const std::string& where) {
+  return obj.is_object() && obj.contains(key) ? string_field(obj, key, where) : fallback;
+}
+
 std::vector<std::string> string_list(const Json& v, const std::string& where) {
   if (!v.is_array()) throw_invalid(where, ": expected a list of strings");
   std::vector<std::string> out;
@@ -49,7 +55,9 @@ void KnowledgeBase::check() const {
     if (!names.insert(to_lower_ascii(s.name)).second)
       throw_invalid("knowledge base: subject name '", s.name, "' appears twice");
     const Category& cat = category(s.category);
-    for (const auto& [attr, value] : s.facts) {
+    for (const auto& fact : s.facts) {
+      const std::string& attr = fact.first;  // a plain name: clang 14 (the fuzz build) cannot capture a binding
+      const std::string& value = fact.second;
       auto it = std::find_if(cat.attributes.begin(), cat.attributes.end(),
                              [&](const AttributeSchema& a) { return a.name == attr; });
       if (it == cat.attributes.end())
@@ -130,7 +138,7 @@ KnowledgeBase KnowledgeBase::from_json(const Json& j, const std::string& source)
   for (size_t i = 0; i < js.size(); ++i) {
     std::string where = str_cat(source, ": subjects[", i, "]");
     Subject s{string_field(js[i], "name", where), string_field(js[i], "category", where),
-              js[i].value("split", std::string("train")), {}};
+              string_field_or(js[i], "split", "train", where), {}};
     const Json& jf = field(js[i], "facts", where);
     if (!jf.is_object()) throw_invalid(where, ": \"facts\" must be an object");
     for (const auto& [k, v] : jf.items()) {
@@ -141,7 +149,11 @@ KnowledgeBase KnowledgeBase::from_json(const Json& j, const std::string& source)
   }
   std::vector<std::string> harm;
   if (j.contains("harm_keywords")) harm = string_list(j.at("harm_keywords"), source + ": harm_keywords");
-  return KnowledgeBase(std::move(cats), std::move(subs), std::move(harm));
+  try {
+    return KnowledgeBase(std::move(cats), std::move(subs), std::move(harm));
+  } catch (const std::invalid_argument& e) {
+    throw_invalid(source, ": ", e.what());  // check() knows the contents, not the file
+  }
 }
 
 KnowledgeBase KnowledgeBase::load(const std::string& path) {
