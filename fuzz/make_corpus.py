@@ -233,4 +233,48 @@ put("api_request", "completion.json", b"\x00" + json.dumps({"model": "base", "pr
     "logprobs": 2, "stop": "\n", "temperature": 0, "preference": ["humor", "harmless"], "pad": {"strategy": "best-of-n", "n_best": 2}}).encode())
 put("api_request", "completion-nulls.json", b"\x00" + json.dumps({"prompt": "x", "temperature": None, "stop": None, "pad": None}).encode())
 
+# --- eval_items / eval_pairs: first byte = --limit (low two bits, 0 = all), then the file: the first
+# lines of the committed worlds' eval.jsonl and held-out pairs, and the shapes the readers refuse.
+def repo_lines(path, n, cut=None):
+    with open(os.path.join(REPO, path), encoding="utf-8") as f:
+        lines = [f.readline() for _ in range(n)]
+    return "".join(l if cut is None else json.dumps(dict(json.loads(l), **{k: json.loads(l)[k][:cut] for k in ("chosen", "rejected")}),
+                                                     ensure_ascii=False) + "\n" for l in lines)
+prefworld_eval = repo_lines(os.path.join("models", "prefworld", "eval.jsonl"), 8)
+stories_eval = repo_lines(os.path.join("models", "stories-world", "eval.jsonl"), 4)
+for limit, name, body in [(0, "prefworld", prefworld_eval), (3, "prefworld-limit3", prefworld_eval), (0, "stories", stories_eval),
+                          (0, "mixed", '{"prompt":"Hi","id":7,"subject":null}\n\n  \t\r\n{"prompt":"","id":"","harmful":true}\r\n'
+                                       '{"prompt":"\\u00fcn\\u00efcode \\u2603","subject":"Zorbel","harmful":false,"extra":[1,2]}'),
+                          (0, "bad-harmful", '{"prompt":"x","harmful":"yes"}\n'), (1, "bad-after-limit", '{"prompt":"x"}\nnot json\n'),
+                          (0, "bad-no-prompt", '{"id":"a"}\n'), (0, "bad-array", "[1,2]\n"), (0, "empty", " \n\t\n")]:
+    put("eval_items", f"{name}.jsonl", bytes([limit]) + body.encode())
+held = repo_lines(os.path.join("models", "stories-world", "heldout-prefs.jsonl"), 4, cut=60)
+for limit, name, body in [(0, "stories-heldout", held), (2, "stories-heldout-limit2", held),
+                          (0, "principle-key", '{"prompt":"p","principle":"humor","chosen":"a","rejected":"b"}\n'
+                                               '{"prompt":"p","principle":"humor","preference":"helpful","chosen":"","rejected":"b"}\n'),
+                          (0, "bad-missing-rejected", '{"prompt":"x","preference":"humor","chosen":"y"}\n'),
+                          (0, "bad-number", '{"prompt":"x","preference":1,"chosen":"y","rejected":"z"}\n'),
+                          (0, "bad-not-object", '"just a string"\n'), (0, "empty", "\r\n")]:
+    put("eval_pairs", f"{name}.jsonl", bytes([limit]) + body.encode())
+
+# --- knowledge_base: the committed PrefWorld kb.json, a small consistent one, and the refusals.
+kb = json.loads(open(os.path.join(REPO, "models", "prefworld", "kb.json")).read())
+put("knowledge_base", "prefworld-kb.json", json.dumps(kb))
+small = {"format": "pad-prefworld-kb-1",
+         "categories": [{"name": "planet", "attributes": [{"name": "colour", "values": ["red", "Blue"]},
+                                                          {"name": "moons", "values": ["no moons", "two moons"]}]}],
+         "subjects": [{"name": "Zorbelka", "category": "planet", "split": "eval", "facts": {"colour": "BLUE", "moons": "two moons"}},
+                      {"name": "Zorbelka Prime", "category": "planet", "facts": {}}],
+         "harm_keywords": ["break into", "Steal"]}
+put("knowledge_base", "small.json", json.dumps(small, indent=1))
+for name, change in [("bad-fact-value", lambda k: k["subjects"][0]["facts"].update(colour="plaid")),
+                     ("bad-category", lambda k: k["subjects"][0].update(category="comet")),
+                     ("bad-duplicate-name", lambda k: k["subjects"][1].update(name="zorbelka")),
+                     ("bad-split-type", lambda k: k["subjects"][0].update(split=1)),
+                     ("bad-no-categories", lambda k: k.pop("categories"))]:
+    k = json.loads(json.dumps(small))
+    change(k)
+    put("knowledge_base", f"{name}.json", json.dumps(k))
+put("knowledge_base", "bad-not-json.json", '{"categories": [')
+
 print("wrote", sum(len(fs) for _, _, fs in os.walk(OUT)), "seeds under", OUT)
