@@ -255,6 +255,7 @@ TEST_F(EvalCli, EvalPairsScoresAPairAndItsSwapOppositely) {
 TEST_F(EvalCli, BadInputExitsTwo) {
   const std::string& d = *dir_;
   write_file_atomic(d + "/empty.jsonl", "\n");
+  write_file_atomic(d + "/badkb.json", R"({"categories": []})");
   const std::string model = test::model_dir("tiny-llama");
   const std::string kb = " --kb " + d + "/world/kb.json --out " + d + "/bad";
   const std::string head = " --persrm-head " + d + "/head.safetensors";
@@ -271,6 +272,9 @@ TEST_F(EvalCli, BadInputExitsTwo) {
       {common_args() + " --out " + d + "/bad --phrasings 'be funny'", "TEXT=ATTRIBUTE"},
       {common_args() + " --out " + d + "/bad --phrasings 'be funny=sarcasm'", "sarcasm"},
       {common_args() + " --out " + d + "/bad --unseen sarcasm", "sarcasm"},
+      // read while the flags are checked, before any method generates
+      {"eval -m " + model + head + " --eval " + d + "/world/eval.jsonl --kb " + d + "/badkb.json --out " + d + "/bad",
+       "badkb.json: missing field \"subjects\""},
   };
   for (const auto& [args, what] : cases) {
     CmdResult r = pad_cmd(args);

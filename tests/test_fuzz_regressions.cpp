@@ -157,19 +157,23 @@ TEST(FuzzRegressions, JsonlRequestNumbersOutOfRangeAreErrors) {
 // type_error (no file or field named; exit 1, not 2), and the consistency errors (unknown category,
 // unlisted fact value, a name twice) did not name the file. Now std::invalid_argument naming both.
 TEST(FuzzRegressions, KnowledgeBaseErrorsNameTheFileAndField) {
-  const std::string head = R"({"categories": [{"name": "planet", "attributes": [{"name": "colour", "values": ["red"]}]}],
-                               "subjects": [)";
+  const std::string planet = R"({"name": "planet", "attributes": [{"name": "colour", "values": ["red"]}]})";
+  const std::string head = R"({"categories": [)" + planet + R"(], "subjects": [)";
   const std::vector<std::pair<std::string, std::string>> cases = {
-      {R"({"name": "Zorb", "category": "planet", "split": 1, "facts": {}}]})", "\"split\""},
-      {R"({"name": "Zorb", "category": "comet", "facts": {}}]})", "'comet'"},
-      {R"({"name": "Zorb", "category": "planet", "facts": {"colour": "plaid"}}]})", "'plaid'"},
-      {R"({"name": "Zorb", "category": "planet", "facts": {}}, {"name": "ZORB", "category": "planet", "facts": {}}]})",
-       "twice"}};
-  for (const auto& [subjects, needle] : cases) {
-    const std::string path = write("kb.json", head + subjects);
+      {head + R"({"name": "Zorb", "category": "planet", "split": 1, "facts": {}}]})", "\"split\""},
+      {head + R"({"name": "Zorb", "category": "comet", "facts": {}}]})", "'comet'"},
+      {head + R"({"name": "Zorb", "category": "planet", "facts": {"colour": "plaid"}}]})", "'plaid'"},
+      {head + R"({"name": "Zorb", "category": "planet", "facts": {}}, {"name": "ZORB", "category": "planet", "facts": {}}]})",
+       "twice"},
+      // A split other than train or eval would drop the subject from both.
+      {head + R"({"name": "Zorb", "category": "planet", "split": "evel", "facts": {}}]})", "'evel'"},
+      // The same category twice: the second would be unreachable.
+      {R"({"categories": [)" + planet + ", " + planet + R"(], "subjects": []})", "category name 'planet' appears twice"}};
+  for (const auto& [kb, needle] : cases) {
+    const std::string path = write("kb.json", kb);
     try {
       eval::KnowledgeBase::load(path);
-      ADD_FAILURE() << subjects << " was accepted";
+      ADD_FAILURE() << kb << " was accepted";
     } catch (const std::invalid_argument& e) {
       EXPECT_EQ(std::string(e.what()).rfind(path + ": ", 0), 0u) << e.what();
       EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();

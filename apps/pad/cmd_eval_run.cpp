@@ -286,6 +286,7 @@ void validate(const EvalFlags& f) {
   if (f.world == "prefworld") {
     if (f.kb.empty()) throw_invalid("--kb is required for the prefworld judges (kb.json)");
     require_file(f.kb, "--kb");
+    eval::KnowledgeBase::load(f.kb);  // a bad kb.json fails now, not after every method has generated
   }
   for (const auto* p : {&f.rm.persrm, &f.rm.persrm_lora, &f.rm.persrm_head})
     if (!p->empty()) require_file(*p, "PersRM");

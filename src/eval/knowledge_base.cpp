@@ -49,11 +49,16 @@ KnowledgeBase::KnowledgeBase(std::vector<Category> categories, std::vector<Subje
 }
 
 void KnowledgeBase::check() const {
+  std::set<std::string> category_names;
+  for (const Category& c : categories_)  // a second one of a name would be silently unreachable
+    if (!category_names.insert(c.name).second) throw_invalid("knowledge base: category name '", c.name, "' appears twice");
   std::set<std::string> names;
   for (const Subject& s : subjects_) {
     if (s.name.empty()) throw_invalid("knowledge base: a subject has an empty name");
     if (!names.insert(to_lower_ascii(s.name)).second)
       throw_invalid("knowledge base: subject name '", s.name, "' appears twice");
+    if (s.split != "train" && s.split != "eval")  // a typo would drop the subject from both splits
+      throw_invalid("knowledge base: subject '", s.name, "' has split '", s.split, "' (expected train or eval)");
     const Category& cat = category(s.category);
     for (const auto& fact : s.facts) {
       const std::string& attr = fact.first;  // a plain name: clang 14 (the fuzz build) cannot capture a binding
