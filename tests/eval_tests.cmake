@@ -11,7 +11,7 @@ target_link_libraries(test_eval_cli PRIVATE pad_model)
 add_dependencies(test_eval_cli pad)
 
 # The pipeline end to end in miniature (issue 6): a couple of minutes on 2 cores.
-pad_test(test_e2e_pipeline test_e2e_pipeline.cpp)
+pad_test(test_e2e_pipeline COST 120 test_e2e_pipeline.cpp)
 target_link_libraries(test_e2e_pipeline PRIVATE pad_util)
 add_dependencies(test_e2e_pipeline pad)
 
@@ -22,7 +22,7 @@ add_executable(test_persona_e2e test_persona_e2e.cpp)
 target_link_libraries(test_persona_e2e PRIVATE GTest::gtest GTest::gtest_main pad_util)
 target_compile_definitions(test_persona_e2e PRIVATE ${PAD_TEST_DEFS})
 # "slow": 200 s in Release, over 12 min under ASan (a LoRA trained end to end); the sanitizer stage skips it.
-gtest_discover_tests(test_persona_e2e DISCOVERY_TIMEOUT 60 PROPERTIES TIMEOUT 1500 LABELS slow)
+gtest_discover_tests(test_persona_e2e DISCOVERY_TIMEOUT 60 PROPERTIES TIMEOUT 1500 LABELS slow COST 240)
 add_dependencies(test_persona_e2e pad)
 
 # The story world (issue 12): judges on hand-written stories, openings, twin building. No models.
