@@ -281,6 +281,8 @@ TEST_F(EvalCli, BadInputExitsTwo) {
     EXPECT_EQ(r.code, 2) << args << "\n" << r.out;
     EXPECT_NE(r.out.find("error:"), std::string::npos) << r.out;
     EXPECT_NE(r.out.find(what), std::string::npos) << r.out;
+    // None fails late: no method's phase line ("eval: base: N requests") comes before the error.
+    EXPECT_EQ(r.out.find("eval: "), std::string::npos) << args << "\n" << r.out;
   }
 }
 

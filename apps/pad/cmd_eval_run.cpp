@@ -142,6 +142,7 @@ struct Context {
   std::vector<EvalItem> items;
   std::vector<int> stops;
   std::vector<std::string> attributes;  // the world's judged attributes
+  std::optional<eval::Judges> judges;    // prefworld's, from --kb; the story judges need none
 };
 
 // Progress on stderr: a redrawn bar on a terminal, else a plain line per phase and every ~10 s.
@@ -286,7 +287,6 @@ void validate(const EvalFlags& f) {
   if (f.world == "prefworld") {
     if (f.kb.empty()) throw_invalid("--kb is required for the prefworld judges (kb.json)");
     require_file(f.kb, "--kb");
-    eval::KnowledgeBase::load(f.kb);  // a bad kb.json fails now, not after every method has generated
   }
   for (const auto* p : {&f.rm.persrm, &f.rm.persrm_lora, &f.rm.persrm_head})
     if (!p->empty()) require_file(*p, "PersRM");
@@ -350,8 +350,7 @@ std::vector<Output> run_method(const Context& c, const MethodRun& m, Progress& p
 
 // Scores every output with the world's judges (the story judges read the continuation only).
 void judge_outputs(const Context& c, std::vector<Output>& outputs) {
-  std::optional<eval::Judges> judges;
-  if (c.flags.world == "prefworld") judges.emplace(eval::KnowledgeBase::load(c.flags.kb));
+  const std::optional<eval::Judges>& judges = c.judges;
   for (Output& o : outputs) {
     const EvalItem& it = c.items[o.item];
     o.scores.names = &c.attributes;
@@ -551,6 +550,9 @@ void write_reports(const Context& c, const std::vector<Output>& outputs, const s
 
 void run_eval(const EvalFlags& f) {
   validate(f);
+  // Read before anything generates, so a bad kb.json fails in a second, not after every method.
+  std::optional<eval::Judges> judges;
+  if (f.world == "prefworld") judges.emplace(eval::KnowledgeBase::load(f.kb));
   const std::vector<MethodRun> runs = plan_runs(f);
   std::vector<EvalItem> items = read_eval_items(f.eval_file, f.limit);
   if (!has_tokenizer(f.model.model)) throw_invalid(f.model.model, ": no tokenizer (pad eval needs text prompts)");
@@ -559,7 +561,8 @@ void run_eval(const EvalFlags& f) {
   std::shared_ptr<const Tokenizer> tok = Tokenizer::load(f.model.model);
   PersRm rm = load_persrm(f.rm, f.model, *base, tok);
   if (rm.bridge) throw_invalid("pad eval needs a PersRM that shares the base model's vocabulary");
-  Context c{f, base, tok, rm, std::move(items), stop_ids(base->config(), tok.get()), world_attributes(f.world)};
+  Context c{f, base, tok, rm, std::move(items), stop_ids(base->config(), tok.get()), world_attributes(f.world),
+            std::move(judges)};
   size_t total = 0;
   for (const auto& m : runs) total += m.targets.size() * c.items.size();
   const bool with_rm = rm.form != PersRm::Form::kNone;

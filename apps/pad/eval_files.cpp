@@ -11,16 +11,30 @@
 
 namespace pad::cli {
 
-std::vector<EvalItem> read_eval_items(const std::string& path, int limit) {
-  std::vector<EvalItem> items;
+namespace {
+
+// Calls `record(j, where, line_no)` with each non-blank line's JSON object (`where` is "FILE:LINE"),
+// for the first `limit` such lines (≤ 0: all).
+template <typename Record>
+void for_each_object_line(const std::string& path, int limit, Record record) {
   std::istringstream in(read_file(path));
-  int line_no = 0;
-  for (std::string line; std::getline(in, line) && (limit <= 0 || static_cast<int>(items.size()) < limit);) {
+  int line_no = 0, n = 0;
+  for (std::string line; (limit <= 0 || n < limit) && std::getline(in, line);) {
     ++line_no;
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     const std::string where = str_cat(path, ":", line_no);
     auto j = nlohmann::json::parse(line, nullptr, false);
     if (j.is_discarded() || !j.is_object()) throw_invalid(where, ": not a JSON object");
+    record(j, where, line_no);
+    ++n;
+  }
+}
+
+}  // namespace
+
+std::vector<EvalItem> read_eval_items(const std::string& path, int limit) {
+  std::vector<EvalItem> items;
+  for_each_object_line(path, limit, [&](const nlohmann::json& j, const std::string& where, int line_no) {
     if (!j.contains("prompt") || !j["prompt"].is_string()) throw_invalid(where, ": missing string field \"prompt\"");
     EvalItem it;
     it.prompt = j["prompt"].get<std::string>();
@@ -31,21 +45,14 @@ std::vector<EvalItem> read_eval_items(const std::string& path, int limit) {
       it.harmful = j["harmful"].get<bool>();
     }
     items.push_back(std::move(it));
-  }
+  });
   if (items.empty()) throw_invalid(path, ": no evaluation prompts");
   return items;
 }
 
 std::vector<EvalPair> read_pairs(const std::string& path, int limit) {
   std::vector<EvalPair> out;
-  std::istringstream in(read_file(path));
-  int line_no = 0;
-  for (std::string line; std::getline(in, line) && (limit <= 0 || static_cast<int>(out.size()) < limit);) {
-    ++line_no;
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    const std::string where = str_cat(path, ":", line_no);
-    auto j = nlohmann::json::parse(line, nullptr, false);
-    if (j.is_discarded() || !j.is_object()) throw_invalid(where, ": not a JSON object");
+  for_each_object_line(path, limit, [&](const nlohmann::json& j, const std::string& where, int) {
     EvalPair p;
     // PrefWorld's prefs.jsonl names the principle "preference"; "principle" is accepted too.
     const char* pref_key = j.contains("preference") || !j.contains("principle") ? "preference" : "principle";
@@ -55,7 +62,7 @@ std::vector<EvalPair> read_pairs(const std::string& path, int limit) {
       *dst = j[key].get<std::string>();
     }
     out.push_back(std::move(p));
-  }
+  });
   if (out.empty()) throw_invalid(path, ": no preference pairs");
   return out;
 }
