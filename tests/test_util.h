@@ -9,7 +9,6 @@
 #include <cstdlib>
 #include <filesystem>
 #include <string>
-#include <system_error>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -31,8 +30,10 @@ inline std::vector<std::string>& scratch_dirs() {
 inline void remove_scratch_dirs_if_passed() {
   if (!::testing::UnitTest::GetInstance()->Passed()) return;
   for (const std::string& d : scratch_dirs()) {
-    std::error_code ec;  // best effort at exit: nothing to report to
-    std::filesystem::remove_all(d, ec);
+    try {
+      remove_tree(d);
+    } catch (const std::exception&) {  // best effort at exit: nothing to report to
+    }
   }
 }
 
