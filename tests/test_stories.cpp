@@ -85,6 +85,7 @@ TEST(StoryWorld, PrefsAreTwinsWithOppositeLabels) {
   const std::string red = "Tom saw a red ball near the tall old tree by the house.";
   StoryWorldOptions o;
   o.max_twins_per_opening = 10;
+  o.aligned = false;
   const std::vector<StorySamples> samples = {{"Tom had a new toy.", {talk, red, talk}}};
   const std::vector<std::string> lines = build_story_prefs(samples, o);
   ASSERT_FALSE(lines.empty());
@@ -110,6 +111,44 @@ TEST(StoryWorld, PrefsAreTwinsWithOppositeLabels) {
   EXPECT_EQ(build_story_prefs(samples, o), lines);  // deterministic per seed
   // Samples that no two judges order oppositely give no pairs.
   EXPECT_TRUE(build_story_prefs({{"x", {talk, talk + " More."}}}, o).empty());
+}
+
+TEST(StoryWorld, AlignedPairsBalanceEachTwinGroup) {
+  // All four in short sentences (so the judges other than dialogue and colours tie): talk has dialogue,
+  // red a colour, both has both, plain neither.
+  const std::string talk = "\"Hi,\" said Tom. \"Hello,\" said Sue.";
+  const std::string red = "Tom saw a red ball.";
+  const std::string both = "\"Hi,\" said Tom. \"A red hat,\" said Sue.";
+  const std::string plain = "Tom sat down. Sue sat down.";
+  StoryWorldOptions o;
+  o.aligned = true;
+  const std::vector<StorySamples> samples = {{"Tom had a new toy.", {talk, red, both, plain}}};
+  const std::vector<std::string> lines = build_story_prefs(samples, o);
+  ASSERT_FALSE(lines.empty());
+  ASSERT_EQ(lines.size() % 4, 0u);
+  for (size_t i = 0; i < lines.size(); i += 4) {
+    std::vector<nlohmann::json> g;
+    for (size_t k = 0; k < 4; ++k) g.push_back(nlohmann::json::parse(lines[i + k]));
+    for (const auto& x : g) EXPECT_EQ(x["group"], g[0]["group"]);
+    EXPECT_EQ(g[0]["kind"], "contrastive");
+    EXPECT_EQ(g[0]["chosen"], g[1]["rejected"]);
+    EXPECT_EQ(g[2]["kind"], "aligned");
+    EXPECT_EQ(g[3]["kind"], "aligned");
+    EXPECT_EQ(g[2]["chosen"], g[3]["chosen"]);
+    EXPECT_EQ(g[2]["rejected"], g[3]["rejected"]);
+    // The aligned pair is under the twin's two principles, and both judges prefer its chosen story.
+    EXPECT_EQ(g[2]["attribute"], g[0]["attribute"]);
+    EXPECT_EQ(g[3]["attribute"], g[1]["attribute"]);
+    for (size_t k = 2; k < 4; ++k) {
+      const size_t a = story_attribute_index(g[k]["attribute"].get<std::string>());
+      EXPECT_GE(judge_story(g[k]["chosen"].get<std::string>())[a] - judge_story(g[k]["rejected"].get<std::string>())[a],
+                o.margin);
+    }
+  }
+  // A twin whose two judges no pair of samples orders the same way is left out when aligned pairs are on.
+  EXPECT_TRUE(build_story_prefs({{"x", {talk, red, talk}}}, o).empty());
+  o.aligned = false;
+  EXPECT_FALSE(build_story_prefs({{"x", {talk, red, talk}}}, o).empty());
 }
 
 TEST(StoryWorld, PhrasingsStartWithTheAttributeAndHoldSomeOut) {

@@ -147,6 +147,8 @@ void add_eval_commands(CLI::App& app) {
       ->capture_default_str();
   world->add_option("--max-twins", sf->options.max_twins_per_opening, "stories: twin groups per opening")
       ->capture_default_str();
+  world->add_flag("--aligned,!--no-aligned", sf->options.aligned,
+                  "stories: give each twin group an aligned pair (both judges agree; default off: it taught a principle-blind preference)");
   world->add_option("--threads", sf->threads, "stories: threads (0 = all cores)");
   world->callback([wf, no_notes, which, sf] {
     if (*which == "stories") {

@@ -78,7 +78,10 @@ void run_story_world(const StoryWorldFlags& f) {
   samples.erase(first_held, samples.end());
   const std::vector<std::string> prefs = eval::build_story_prefs(samples, f.options);
   // Twins on the held-out openings: never trained on; `pad eval-pairs` checks the PersRM flips with them.
-  const std::vector<std::string> held_prefs = eval::build_story_prefs(held, f.options);
+  // Twins only (no aligned pairs), so a PersRM that ignores the principle scores 50% on them.
+  eval::StoryWorldOptions twins_only = f.options;
+  twins_only.aligned = false;
+  const std::vector<std::string> held_prefs = eval::build_story_prefs(held, twins_only);
   std::vector<OJson> eval_rows, sample_rows;
   for (const auto& o : openings)
     if (o.held_out) eval_rows.push_back({{"id", o.id}, {"prompt", o.text}});
@@ -104,7 +107,8 @@ void run_story_world(const StoryWorldFlags& f) {
   write_file_atomic(f.out + "/samples.jsonl", jsonl(sample_rows));
   write_file_atomic(f.out + "/base-stats.json", stats.dump(2) + "\n");
   std::cout << "wrote " << f.out << ": " << sample_rows.size() << " base samples over " << samples.size()
-            << " openings, " << prefs.size() << " preference lines (" << prefs.size() / 2 << " twin groups), "
+            << " openings, " << prefs.size() << " preference lines (" << prefs.size() / (f.options.aligned ? 4 : 2)
+            << (f.options.aligned ? " twin groups with an aligned pair each), " : " twin groups), ")
             << eval_rows.size() << " held-out openings with " << held_prefs.size() / 2 << " twin groups (seed " << f.options.seed << ")\nbase distribution:";
   for (const auto& a : eval::kStoryAttributes)
     std::printf(" %s %.2f (%.0f%% > 0.5);", std::string(a).c_str(), st.mean.at(std::string(a)),

@@ -1,6 +1,7 @@
 // On-policy preference data for the story world: contrastive twins from the base's own samples,
 // ranked by the story judges (stories.h).
 #include <algorithm>
+#include <cmath>
 #include <map>
 
 #include <nlohmann/json.hpp>
@@ -14,7 +15,8 @@ namespace {
 using OJson = nlohmann::ordered_json;
 using Scores = std::array<double, kStoryAttributes.size()>;
 
-// Samples a and b of one opening that judges p and q order oppositely: p prefers a, q prefers b.
+// Samples a and b of one opening that judge p prefers a and judge q orders oppositely (a twin: q
+// prefers b) or the same way (aligned: q prefers a too).
 struct Twin {
   size_t a, b, p, q;
 };
@@ -24,9 +26,10 @@ const std::string& phrase(size_t attribute, world::Rng& rng) {
 }
 
 OJson pref_line(const std::string& prompt, const std::string& principle, const std::string& chosen,
-                const std::string& rejected, const std::string& group, size_t attribute, double margin) {
+                const std::string& rejected, const std::string& group, size_t attribute, double margin,
+                const char* kind = "contrastive") {
   return {{"prompt", prompt}, {"preference", principle}, {"chosen", chosen}, {"rejected", rejected},
-          {"group", group},   {"kind", "contrastive"},   {"attribute", std::string(kStoryAttributes[attribute])},
+          {"group", group},   {"kind", kind},   {"attribute", std::string(kStoryAttributes[attribute])},
           {"margin", static_cast<double>(static_cast<int>(margin * 10000 + 0.5)) / 10000}};
 }
 
@@ -40,37 +43,62 @@ std::vector<std::string> build_story_prefs(const std::vector<StorySamples>& samp
   for (const StorySamples& s : samples) {
     std::vector<Scores> sc;
     for (const std::string& story : s.stories) sc.push_back(judge_story(story));
-    // Candidates per attribute pair (p, q), so every kind of disagreement gets its turn.
-    std::map<std::pair<size_t, size_t>, std::vector<Twin>> by_kind;
+    // Candidates per attribute pair (p, q), so every kind of disagreement gets its turn: twins (p
+    // prefers a, q prefers b) and aligned pairs (both prefer a).
+    std::map<std::pair<size_t, size_t>, std::vector<Twin>> by_kind, aligned_by_kind;
     for (size_t a = 0; a < sc.size(); ++a)
       for (size_t b = 0; b < sc.size(); ++b)
         for (size_t p = 0; p < kStoryAttributes.size(); ++p)
-          for (size_t q = p + 1; q < kStoryAttributes.size(); ++q)
-            if (a != b && sc[a][p] - sc[b][p] >= options.margin && sc[b][q] - sc[a][q] >= options.margin &&
-                s.stories[a] != s.stories[b])
-              by_kind[{p, q}].push_back({a, b, p, q});
+          for (size_t q = p + 1; q < kStoryAttributes.size(); ++q) {
+            if (a == b || s.stories[a] == s.stories[b] || sc[a][p] - sc[b][p] < options.margin) continue;
+            // The other judges must not order the pair, or their order would teach p a correlate of p.
+            bool others_tied = true;
+            for (size_t r = 0; r < kStoryAttributes.size(); ++r)
+              if (r != p && r != q && std::abs(sc[a][r] - sc[b][r]) >= options.margin) others_tied = false;
+            if (options.aligned && !others_tied) continue;
+            if (sc[b][q] - sc[a][q] >= options.margin) by_kind[{p, q}].push_back({a, b, p, q});
+            if (sc[a][q] - sc[b][q] >= options.margin) aligned_by_kind[{p, q}].push_back({a, b, p, q});
+          }
     std::vector<std::vector<Twin>> kinds;
     for (auto& [k, v] : by_kind) {
+      if (options.aligned && aligned_by_kind[k].empty()) continue;  // a twin without its companion is unbalanced
       rng.shuffle(v);
       kinds.push_back(std::move(v));
     }
+    if (options.aligned)
+      for (auto& [k, v] : aligned_by_kind) rng.shuffle(v);
     rng.shuffle(kinds);
     std::vector<Twin> chosen;
+    std::vector<size_t> round_of;
     for (size_t round = 0; static_cast<int>(chosen.size()) < options.max_twins_per_opening; ++round) {
       bool any = false;
       for (const auto& k : kinds)
         if (round < k.size() && static_cast<int>(chosen.size()) < options.max_twins_per_opening) {
           chosen.push_back(k[round]);
+          round_of.push_back(round);
           any = true;
         }
       if (!any) break;
     }
-    for (const Twin& t : chosen) {
+    for (size_t i = 0; i < chosen.size(); ++i) {
+      const Twin& t = chosen[i];
       const std::string group = "story-" + std::to_string(++n_group);
       const std::string& A = s.stories[t.a];
       const std::string& B = s.stories[t.b];
       lines.push_back(pref_line(s.opening, phrase(t.p, rng), A, B, group, t.p, sc[t.a][t.p] - sc[t.b][t.p]).dump());
       lines.push_back(pref_line(s.opening, phrase(t.q, rng), B, A, group, t.q, sc[t.b][t.q] - sc[t.a][t.q]).dump());
+      if (!options.aligned) continue;
+      // The companion: two samples both judges order the same way, chosen under both principles. Under
+      // p the chosen story is then better on q in one pair and worse in the other, so "less of q" is no
+      // shortcut to p (without it every other principle learns "no animals": docs/results/stories).
+      const std::vector<Twin>& al = aligned_by_kind[{t.p, t.q}];
+      const Twin& c = al[round_of[i] % al.size()];
+      const std::string& C = s.stories[c.a];
+      const std::string& D = s.stories[c.b];
+      lines.push_back(
+          pref_line(s.opening, phrase(t.p, rng), C, D, group, t.p, sc[c.a][t.p] - sc[c.b][t.p], "aligned").dump());
+      lines.push_back(
+          pref_line(s.opening, phrase(t.q, rng), C, D, group, t.q, sc[c.a][t.q] - sc[c.b][t.q], "aligned").dump());
     }
   }
   return lines;

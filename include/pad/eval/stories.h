@@ -75,6 +75,8 @@ struct StoryWorldOptions {
   float temperature = 1.0f;    // base sampling temperature
   double margin = 0.5;         // a judge prefers a over b when score_a - score_b >= margin
   int max_twins_per_opening = 10;  // twin groups kept per opening (each a pair under two principles)
+  bool aligned = false;            // each twin group also gets an aligned pair (both judges agree);
+                                   // measured worse (docs/results/stories/README.md), so off
   void validate() const;          // throws std::invalid_argument
 };
 
@@ -90,6 +92,9 @@ struct StorySamples {
 // Preference pairs in `pad train persrm`'s JSONL form: for every two samples of an opening that two
 // judges order oppositely (each by >= margin), a contrastive twin group: the same prompt and
 // responses under principle p (a chosen) and principle q (b chosen), one line each, sharing "group".
+// With `aligned`, the group also holds two samples c, d that p and q both prefer c in, chosen under
+// p and under q ("kind": "aligned"), and every pair must be tied (< margin) on the other judges;
+// twins whose kind has no such pair at that opening are skipped.
 // Principles are phrased by a trained phrasing drawn from the seed. Lines are JSON objects
 // {"prompt", "preference", "chosen", "rejected", "group", "kind", "attribute", "margin"}.
 std::vector<std::string> build_story_prefs(const std::vector<StorySamples>& samples,
