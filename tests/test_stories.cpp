@@ -2,6 +2,7 @@
 // held-out disjoint) and its preference builder (twins with opposite labels, deterministic per seed).
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <set>
 
 #include <nlohmann/json.hpp>
@@ -139,16 +140,33 @@ TEST(StoryWorld, AlignedPairsBalanceEachTwinGroup) {
     // The aligned pair is under the twin's two principles, and both judges prefer its chosen story.
     EXPECT_EQ(g[2]["attribute"], g[0]["attribute"]);
     EXPECT_EQ(g[3]["attribute"], g[1]["attribute"]);
-    for (size_t k = 2; k < 4; ++k) {
-      const size_t a = story_attribute_index(g[k]["attribute"].get<std::string>());
-      EXPECT_GE(judge_story(g[k]["chosen"].get<std::string>())[a] - judge_story(g[k]["rejected"].get<std::string>())[a],
-                o.margin);
+    const size_t p = story_attribute_index(g[0]["attribute"].get<std::string>());
+    const size_t q = story_attribute_index(g[1]["attribute"].get<std::string>());
+    for (size_t k = 0; k < 4; ++k) {
+      const auto chosen = judge_story(g[k]["chosen"].get<std::string>());
+      const auto rejected = judge_story(g[k]["rejected"].get<std::string>());
+      const size_t a = k % 2 == 0 ? p : q;
+      EXPECT_GE(chosen[a] - rejected[a], o.margin);
+      // No judge but the group's two orders either pair.
+      for (size_t r = 0; r < chosen.size(); ++r)
+        if (r != p && r != q) EXPECT_LT(std::abs(chosen[r] - rejected[r]), o.margin) << r;
     }
   }
-  // A twin whose two judges no pair of samples orders the same way is left out when aligned pairs are on.
+  // A twin whose two judges no pair of samples orders the same way is left out when aligned pairs are
+  // on (talk and red are a twin, tied on the other judges, with no aligned pair beside them).
   EXPECT_TRUE(build_story_prefs({{"x", {talk, red, talk}}}, o).empty());
   o.aligned = false;
   EXPECT_FALSE(build_story_prefs({{"x", {talk, red, talk}}}, o).empty());
+  // A pair another judge orders is not used when aligned pairs are on: a long sentence orders "short".
+  o.aligned = true;
+  const std::string long_red = "Tom saw a red ball near the tall old tree by the house.";
+  const std::vector<std::string> some = build_story_prefs({{"x", {talk, red, long_red, both, plain}}}, o);
+  ASSERT_FALSE(some.empty());
+  for (const std::string& line : some) {
+    const auto x = nlohmann::json::parse(line);
+    EXPECT_NE(x["chosen"], long_red);
+    EXPECT_NE(x["rejected"], long_red);
+  }
 }
 
 TEST(StoryWorld, PhrasingsStartWithTheAttributeAndHoldSomeOut) {

@@ -21,6 +21,13 @@ struct Twin {
   size_t a, b, p, q;
 };
 
+// No judge but p and q orders x and y (with aligned pairs, such an order would teach p a correlate).
+bool tied_elsewhere(const Scores& x, const Scores& y, size_t p, size_t q, double margin) {
+  for (size_t r = 0; r < x.size(); ++r)
+    if (r != p && r != q && std::abs(x[r] - y[r]) >= margin) return false;
+  return true;
+}
+
 const std::string& phrase(size_t attribute, world::Rng& rng) {
   return rng.pick(story_phrasings()[attribute].trained);
 }
@@ -51,11 +58,7 @@ std::vector<std::string> build_story_prefs(const std::vector<StorySamples>& samp
         for (size_t p = 0; p < kStoryAttributes.size(); ++p)
           for (size_t q = p + 1; q < kStoryAttributes.size(); ++q) {
             if (a == b || s.stories[a] == s.stories[b] || sc[a][p] - sc[b][p] < options.margin) continue;
-            // The other judges must not order the pair, or their order would teach p a correlate of p.
-            bool others_tied = true;
-            for (size_t r = 0; r < kStoryAttributes.size(); ++r)
-              if (r != p && r != q && std::abs(sc[a][r] - sc[b][r]) >= options.margin) others_tied = false;
-            if (options.aligned && !others_tied) continue;
+            if (options.aligned && !tied_elsewhere(sc[a], sc[b], p, q, options.margin)) continue;
             if (sc[b][q] - sc[a][q] >= options.margin) by_kind[{p, q}].push_back({a, b, p, q});
             if (sc[a][q] - sc[b][q] >= options.margin) aligned_by_kind[{p, q}].push_back({a, b, p, q});
           }
