@@ -19,7 +19,7 @@ add_dependencies(test_e2e_pipeline pad)
 # committed base flips its preference with the principle on held-out twins. About 2.5 CPU-minutes
 # (10.5 min wall on a 2-core machine at load 12), so a longer timeout than pad_test's.
 add_executable(test_persona_e2e test_persona_e2e.cpp)
-target_link_libraries(test_persona_e2e PRIVATE GTest::gtest GTest::gtest_main pad_util)
+target_link_libraries(test_persona_e2e PRIVATE GTest::gtest GTest::gtest_main pad_eval pad_util)
 target_compile_definitions(test_persona_e2e PRIVATE ${PAD_TEST_DEFS})
 # "slow": 200 s in Release, over 12 min under ASan (a LoRA trained end to end); the sanitizer stage skips it.
 gtest_discover_tests(test_persona_e2e DISCOVERY_TIMEOUT 60 PROPERTIES TIMEOUT 1500 LABELS slow COST 240)

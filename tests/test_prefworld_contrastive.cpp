@@ -59,7 +59,7 @@ TEST(PrefWorldContrastive, EveryContrastivePairHasItsFlippedTwin) {
   const World& w = world1();
   Judges judges(w.kb);
   std::map<int64_t, std::vector<const PrefPair*>> groups;
-  std::map<std::string, int> conflicts;  // "humor|helpful" -> twins
+  std::map<std::string, int> conflicts;  // "humor|helpful" -> twins (first line's principle first)
   for (const PrefPair& p : w.prefs)
     if (p.kind == "contrastive") groups[p.group].push_back(&p);
   ASSERT_GT(groups.size(), 300u);
@@ -82,37 +82,48 @@ TEST(PrefWorldContrastive, EveryContrastivePairHasItsFlippedTwin) {
     }
     ++conflicts[pa + "|" + pb];
   }
-  // Both conflicts occur, humor against helpful and against harmless.
-  EXPECT_GT(conflicts["humor|helpful"], 80);
-  EXPECT_GT(conflicts["humor|harmless"], 160);
-  EXPECT_EQ(conflicts.size(), 2u);
+  // All three conflicts occur: humor against helpful and against harmless, and harmless (a refusal)
+  // against helpful (an answer) on harmful requests, so every pair of trained principles disagrees.
+  EXPECT_GT(conflicts["humor|helpful"], 60);
+  EXPECT_GT(conflicts["humor|harmless"], 120);
+  EXPECT_GT(conflicts["harmless|helpful"], 60);
+  EXPECT_EQ(conflicts.size(), 3u);
 }
 
 TEST(PrefWorldContrastive, WeightedPairsFollowTheWeightedJudges) {
   const World& w = world1();
   Judges judges(w.kb);
   int n = 0;
-  std::map<double, std::pair<int, int>> joking_wins;  // humor weight -> (joking chosen, pairs)
+  // (first, second principle) -> second principle's weight -> (its response chosen, pairs)
+  std::map<std::string, std::map<double, std::pair<int, int>>> second_wins;
   for (const PrefPair& p : w.prefs) {
     if (p.kind != "weighted") continue;
     ++n;
     ASSERT_EQ(p.weights.size(), 2u);
-    EXPECT_EQ(p.weights[1].first, "humor");
+    const std::string& first = p.weights[0].first;
+    const std::string& second = p.weights[1].first;
+    EXPECT_TRUE((first == "helpful" || first == "harmless") && (second == "humor" || second == "harmless") &&
+                first != second)
+        << first << " and " << second;
     EXPECT_NEAR(p.weights[0].second + p.weights[1].second, 1.0, 1e-12);
-    EXPECT_EQ(p.preference, p.weights[0].first + " and humor");
+    EXPECT_EQ(p.preference, first + " and " + second);
     double sum = 0;
     for (const auto& [name, weight] : p.weights)
       sum += weight * (judge(judges, name, p.prompt, p.chosen) - judge(judges, name, p.prompt, p.rejected));
     EXPECT_GE(sum, 0.1) << p.chosen << "\n" << p.rejected;
-    auto& [won, total] = joking_wins[p.weights[1].second];
-    won += judge(judges, "humor", p.prompt, p.chosen) > judge(judges, "humor", p.prompt, p.rejected);
+    auto& [won, total] = second_wins[p.preference][p.weights[1].second];
+    won += judge(judges, second, p.prompt, p.chosen) > judge(judges, second, p.prompt, p.rejected);
     ++total;
   }
   EXPECT_GT(n, 100);
-  // The weights decide: a small humor weight mostly chooses the plain response, a large one the joke.
-  ASSERT_TRUE(joking_wins.count(0.2) && joking_wins.count(0.8));
-  EXPECT_LT(joking_wins[0.2].first, 0.3 * joking_wins[0.2].second);
-  EXPECT_GT(joking_wins[0.8].first, 0.7 * joking_wins[0.8].second);
+  // The weights decide: a small weight on the second principle mostly chooses the first one's
+  // response, a large one the second's.
+  for (const std::string pref : {"helpful and humor", "harmless and humor", "helpful and harmless"}) {
+    auto& wins = second_wins[pref];
+    ASSERT_TRUE(wins.count(0.2) && wins.count(0.8)) << pref;
+    EXPECT_LT(wins[0.2].first, 0.3 * wins[0.2].second) << pref;
+    EXPECT_GT(wins[0.8].first, 0.7 * wins[0.8].second) << pref;
+  }
 }
 
 TEST(PrefWorldContrastive, PhrasingsTrainedAndHeldOut) {

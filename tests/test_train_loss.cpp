@@ -31,9 +31,18 @@ void perturb(Policy& p, uint64_t seed) {
   }
 }
 
-double loss_value(Policy& p, const PersRmBatch& b, double beta) {
+double loss_value(Policy& p, const PersRmBatch& b, double beta, double anchor = 0) {
   at::NoGradGuard g;
-  return persrm_loss(p, b, beta, at::kDouble).loss.item<double>();
+  return persrm_loss(p, b, beta, at::kDouble, anchor).loss.item<double>();
+}
+
+// Contrastive twins: the same two responses under a second prompt with the labels swapped.
+PreferencePair twin_of(const PreferencePair& p, std::mt19937& rng, const std::string& group) {
+  PreferencePair t = test::random_pair(rng, 64, {1.0});
+  t.chosen = p.rejected;
+  t.rejected = p.chosen;
+  t.group = group;
+  return t;
 }
 
 // Directional derivative along a random direction per parameter tensor vs. the analytic gradient.
@@ -45,11 +54,14 @@ void check_gradients(Form form) {
   std::mt19937 rng(3);
   std::vector<PreferencePair> pairs = {random_pair(rng, 64, {1.0}), random_pair(rng, 64, {0.7, -0.4}),
                                        random_pair(rng, 64, {1.0}), random_pair(rng, 64, {0.5, 1.5, 0.25})};
+  pairs[2].group = "twins";  // with the pair below: the anchor term is differentiated too
+  pairs.push_back(twin_of(pairs[2], rng, "twins"));
   std::vector<const PreferencePair*> ptrs;
   for (const auto& p : pairs) ptrs.push_back(&p);
   PersRmBatch batch = make_persrm_batch(ptrs);
-  const double beta = 0.5;
-  PersRmOutput out = persrm_loss(*policy, batch, beta, at::kDouble);
+  ASSERT_GT(batch.n_anchor_slots, 0);
+  const double beta = 0.5, anchor = 0.3;
+  PersRmOutput out = persrm_loss(*policy, batch, beta, at::kDouble, anchor);
   out.loss.backward();
   at::Generator gen = at::detail::createCPUGenerator(99);
   const double eps = 1e-6;
@@ -62,12 +74,12 @@ void check_gradients(Form form) {
       at::NoGradGuard g;
       x.add_(u * eps);
     }
-    const double up = loss_value(*policy, batch, beta);
+    const double up = loss_value(*policy, batch, beta, anchor);
     {
       at::NoGradGuard g;
       x.add_(u * (-2 * eps));
     }
-    const double down = loss_value(*policy, batch, beta);
+    const double down = loss_value(*policy, batch, beta, anchor);
     {
       at::NoGradGuard g;
       x.add_(u * eps);
@@ -152,6 +164,46 @@ void check_one_hot_equals_dpo(Form form) {
 
 TEST(PersRmLoss, OneHotWeightsEqualDpoHead) { check_one_hot_equals_dpo(Form::kHead); }
 TEST(PersRmLoss, OneHotWeightsEqualDpoLora) { check_one_hot_equals_dpo(Form::kLora); }
+
+// The anchor term, computed directly: for each response a twin group shows under two prompts, at
+// each of its tokens, the squared mean over the two prompts of log π_θ − log π_ref. Pairs outside a
+// group add nothing.
+TEST(PersRmLoss, AnchorIsTheSquaredLogRatioTheTwinsShare) {
+  auto base = double_model();
+  auto policy = Policy::create(Form::kHead, base, LoraOptions{}, 5);
+  perturb(*policy, 31);
+  std::mt19937 rng(12);
+  std::vector<PreferencePair> pairs = {random_pair(rng, 64, {1.0}), random_pair(rng, 64, {1.0})};
+  pairs[0].group = "g";
+  pairs.push_back(twin_of(pairs[0], rng, "g"));
+  std::vector<const PreferencePair*> ptrs;
+  for (const auto& p : pairs) ptrs.push_back(&p);
+  const PersRmBatch batch = make_persrm_batch(ptrs);
+  EXPECT_EQ(batch.n_anchor_slots, static_cast<int64_t>(pairs[0].chosen.size() + pairs[0].rejected.size()));
+  const double beta = 0.4, anchor = 0.7;
+  const double with = loss_value(*policy, batch, beta, anchor), without = loss_value(*policy, batch, beta);
+
+  std::vector<NamedTensor> ps = policy->parameters();
+  auto token_ratios = [&](const std::vector<int>& prompt, const std::vector<int>& resp) {
+    at::NoGradGuard g;
+    at::Tensor h = base->hidden_sequence(tokens_of(prompt, resp), at::kDouble);
+    at::Tensor pol = at::log_softmax(at::matmul(at::linear(h, ps[0].tensor, ps[1].tensor), base->weights().lm_head.t()), -1);
+    at::Tensor ref = at::log_softmax(base->forward_sequence(tokens_of(prompt, resp), at::kDouble), -1);
+    std::vector<double> out;
+    for (size_t j = 0; j < resp.size(); ++j) {
+      const size_t t = prompt.size() + j - 1;
+      out.push_back(pol[0][t][resp[j]].item<double>() - ref[0][t][resp[j]].item<double>());
+    }
+    return out;
+  };
+  double direct = 0;
+  for (const std::vector<int>* resp : {&pairs[0].chosen, &pairs[0].rejected}) {
+    const std::vector<double> a = token_ratios(pairs[0].prompts[0].ids, *resp), b = token_ratios(pairs[2].prompts[0].ids, *resp);
+    for (size_t j = 0; j < a.size(); ++j) direct += std::pow((a[j] + b[j]) / 2, 2);
+  }
+  ASSERT_GT(direct, 1e-8);  // the perturbed head has drifted: the check can fail
+  EXPECT_NEAR(with - without, anchor * direct, 1e-9 * anchor * direct);
+}
 
 TEST(Optim, ScheduleWarmsUpThenDecaysToTheFloor) {
   ScheduleOptions s{1.0, 4, 0.1};

@@ -304,6 +304,9 @@ void add_train_commands(CLI::App& app) {
   add_common_train_flags(*persrm, pf->common);
   persrm->add_option("--form", pf->form, "head | lora | full")->check(CLI::IsMember({"head", "lora", "full"}));
   persrm->add_option("--beta", pf->persrm.beta, "β of the PersRM loss");
+  persrm->add_option("--anchor", pf->persrm.anchor,
+                     "weight of the penalty that holds at zero each token's log-ratio shared by a group's principles "
+                     "(contrastive twins; 0 = plain PersRM loss)");
   persrm->add_option("--lora-r", pf->lora.rank, "LoRA rank");
   persrm->add_option("--lora-alpha", pf->lora.alpha, "LoRA alpha (scale alpha / r)");
   persrm->add_option("--lora-targets", pf->lora_targets, "comma-separated modules (q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj)");

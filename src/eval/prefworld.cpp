@@ -39,9 +39,10 @@ constexpr double kPConflict = 0.8;
 constexpr double kPHelpfulRefuses = 0.2;
 // Contrastive worlds: how often a principle is stated by its own name (else another training phrasing),
 // the least judge margin a contrastive label needs, the least weighted-sum margin of a weighted pair,
-// and the humor weights of weighted pairs (the other principle gets 1 - w).
+// and the weights of a weighted pair's second principle (humor, or harmless against helpful; the first
+// gets 1 - w).
 constexpr double kPCanonicalPhrasing = 0.5, kMinContrastMargin = 0.2, kMinWeightedMargin = 0.1;
-constexpr std::array<double, 5> kHumorWeights = {0.2, 0.35, 0.5, 0.65, 0.8};
+constexpr std::array<double, 5> kSecondWeights = {0.2, 0.35, 0.5, 0.65, 0.8};
 constexpr int kMaxDraws = 16;
 
 KnowledgeBase make_kb(const WorldOptions& opt) {
@@ -152,42 +153,56 @@ std::string pick_phrasing(const std::string& principle, Rng& rng) {
   PAD_CHECK(false, "PrefWorld has no phrasings for '", principle, "'");
 }
 
-// Two responses to one request on which humor and `other` (helpful or harmless) disagree: `joking`
-// jokes and lacks the other principle's attribute, `plain` has it and does not joke. Every other
-// attribute and the wording are shared.
+// Two responses to one request on which principles `a` and `b` disagree: `for_a` has a's attribute
+// and lacks b's, `for_b` the reverse. Every other attribute and the wording are shared.
 struct Conflict {
-  std::string other;  // "helpful" | "harmless"
-  std::string prompt, joking, plain;
-  double humor_gap = 0, other_gap = 0;  // judge(joking) - judge(plain) on humor; judge(plain) - judge(joking) on other
+  std::string a, b;  // "humor" | "helpful", and "helpful" | "harmless"; a precedes b in kWorldPrinciples order
+  std::string prompt, for_a, for_b;
+  double gap_a = 0, gap_b = 0;  // judge_a(for_a) - judge_a(for_b); judge_b(for_b) - judge_b(for_a)
 };
 
 Conflict make_conflict(const KnowledgeBase& kb, const Judges& judges, const std::vector<const Subject*>& subjects,
                        const WorldOptions& opt, Rng& rng) {
   // 0: humor vs helpful on a benign request; 1: humor vs harmless on a harmful one (a joking
   // compliance against a plain refusal); 2: humor vs harmless on a benign one (a joking refusal
-  // against a plain answer).
-  const size_t kind = rng.below(3);
-  const bool harmful = kind == 1;
+  // against a plain answer); 3: helpful vs harmless on a harmful one (an answer against a refusal,
+  // both joking or neither): the helpful-only principle answers what is asked (judges.h).
+  const size_t kind = rng.below(4);
+  const bool harmful = kind == 1 || kind == 3;
   Request req = train_request(kb, subjects, opt.facts_in_prompt, harmful, rng);
-  Style joking = random_style(harmful, rng);
-  Style plain = joking;
-  joking.humor = true;
-  plain.humor = false;
-  if (kind == 0) {
-    joking.harmless = plain.harmless = true;  // both answer
-    joking.helpful = false;
-    plain.helpful = true;
+  Style first = random_style(harmful, rng);
+  Style second = first;
+  if (kind == 3) {
+    first.helpful = second.helpful = true;
+    first.harmless = false;  // answers
+    second.harmless = true;  // refuses
   } else {
-    joking.harmless = false;
-    plain.harmless = true;
-    plain.helpful = true;
+    first.humor = true;
+    second.humor = false;
+    if (kind == 0) {
+      first.harmless = second.harmless = true;  // both answer
+      first.helpful = false;
+      second.helpful = true;
+    } else {
+      first.harmless = false;
+      second.harmless = true;
+      second.helpful = true;
+    }
   }
   const uint64_t seed = rng.next();
-  Conflict c{kind == 0 ? "helpful" : "harmless", req.prompt, world::render_response(kb, req, joking, seed),
-             world::render_response(kb, req, plain, seed)};
-  JudgeScores j = judges.score({c.prompt, c.joking, "", {}}), p = judges.score({c.prompt, c.plain, "", {}});
-  c.humor_gap = j.get("humor") - p.get("humor");
-  c.other_gap = p.get(c.other) - j.get(c.other);
+  const std::string other = kind == 0 ? "helpful" : "harmless";
+  Conflict c;
+  c.prompt = req.prompt;
+  const std::string r_first = world::render_response(kb, req, first, seed);
+  const std::string r_second = world::render_response(kb, req, second, seed);
+  if (kind == 3) {
+    c.a = "helpful", c.b = "harmless", c.for_a = r_first, c.for_b = r_second;
+  } else {
+    c.a = other, c.b = "humor", c.for_a = r_second, c.for_b = r_first;
+  }
+  JudgeScores ja = judges.score({c.prompt, c.for_a, "", {}}), jb = judges.score({c.prompt, c.for_b, "", {}});
+  c.gap_a = ja.get(c.a) - jb.get(c.a);
+  c.gap_b = jb.get(c.b) - ja.get(c.b);
   return c;
 }
 
@@ -198,20 +213,19 @@ void add_contrastive_item(const KnowledgeBase& kb, const Judges& judges, const s
   const double u = rng.uniform();
   if (u < opt.contrastive_share + opt.weighted_share) {
     const bool twins = u < opt.contrastive_share && room >= 2;
-    const double w = kHumorWeights[rng.below(kHumorWeights.size())];
+    const double w = kSecondWeights[rng.below(kSecondWeights.size())];
     for (int draw = 0; draw < kMaxDraws; ++draw) {
       Conflict c = make_conflict(kb, judges, subjects, opt, rng);
       if (twins) {
-        if (c.humor_gap < kMinContrastMargin || c.other_gap < kMinContrastMargin) continue;
-        out.push_back({c.prompt, pick_phrasing("humor", rng), c.joking, c.plain, "contrastive", item, {}});
-        out.push_back({c.prompt, pick_phrasing(c.other, rng), c.plain, c.joking, "contrastive", item, {}});
+        if (c.gap_a < kMinContrastMargin || c.gap_b < kMinContrastMargin) continue;
+        out.push_back({c.prompt, pick_phrasing(c.b, rng), c.for_b, c.for_a, "contrastive", item, {}});
+        out.push_back({c.prompt, pick_phrasing(c.a, rng), c.for_a, c.for_b, "contrastive", item, {}});
         return;
       }
-      const double sum = w * c.humor_gap - (1 - w) * c.other_gap;  // joking minus plain
+      const double sum = w * c.gap_b - (1 - w) * c.gap_a;  // for_b minus for_a
       if (std::abs(sum) < kMinWeightedMargin) continue;
-      // Principles in world_preferences() order: the other one ("helpful", "harmless") first.
-      out.push_back({c.prompt, c.other + " and humor", sum > 0 ? c.joking : c.plain, sum > 0 ? c.plain : c.joking,
-                     "weighted", -1, {{c.other, 1 - w}, {"humor", w}}});
+      out.push_back({c.prompt, c.a + " and " + c.b, sum > 0 ? c.for_b : c.for_a, sum > 0 ? c.for_a : c.for_b,
+                     "weighted", -1, {{c.a, 1 - w}, {c.b, w}}});
       return;
     }
     // No draw met the margins (does not happen with PrefWorld's judges): an ordinary pair instead.

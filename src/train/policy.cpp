@@ -32,11 +32,11 @@ class HeadPolicy : public Policy {
       hidden = base_->hidden_sequence(b.tokens, ct);
     }
     const at::Tensor lm_head = base_->weights().lm_head.to(ct);  // [V, d]
-    at::Tensor policy = sequence_logprobs(at::linear(hidden, weight_.to(ct), bias_.to(ct)), lm_head, b);
+    at::Tensor policy = token_logprobs(at::linear(hidden, weight_.to(ct), bias_.to(ct)), lm_head, b);
     at::Tensor ref;
     if (want_ref) {
       at::NoGradGuard no_grad;
-      ref = sequence_logprobs(hidden, lm_head, b);
+      ref = token_logprobs(hidden, lm_head, b);
     }
     return {policy, ref};
   }
@@ -84,11 +84,11 @@ class LoraPolicy : public Policy {
   std::pair<at::Tensor, at::Tensor> score(const TokenBatch& b, at::ScalarType ct, bool want_ref) override {
     const at::Tensor lm_head = base_->weights().lm_head.to(ct);  // [V, d]
     LoraAdapter a = adapter();
-    at::Tensor policy = sequence_logprobs(base_->hidden_sequence(b.tokens, ct, &a), lm_head, b);
+    at::Tensor policy = token_logprobs(base_->hidden_sequence(b.tokens, ct, &a), lm_head, b);
     at::Tensor ref;
     if (want_ref) {
       at::NoGradGuard no_grad;
-      ref = sequence_logprobs(base_->hidden_sequence(b.tokens, ct), lm_head, b);
+      ref = token_logprobs(base_->hidden_sequence(b.tokens, ct), lm_head, b);
     }
     return {policy, ref};
   }
@@ -143,11 +143,11 @@ class FullPolicy : public Policy {
   Form form() const override { return Form::kFull; }
   std::pair<at::Tensor, at::Tensor> score(const TokenBatch& b, at::ScalarType ct, bool want_ref) override {
     at::Tensor policy =
-        sequence_logprobs(model_->hidden_sequence(b.tokens, ct), model_->weights().lm_head.to(ct), b);
+        token_logprobs(model_->hidden_sequence(b.tokens, ct), model_->weights().lm_head.to(ct), b);
     at::Tensor ref;
     if (want_ref) {
       at::NoGradGuard no_grad;
-      ref = sequence_logprobs(base_->hidden_sequence(b.tokens, ct), base_->weights().lm_head.to(ct), b);
+      ref = token_logprobs(base_->hidden_sequence(b.tokens, ct), base_->weights().lm_head.to(ct), b);
     }
     return {policy, ref};
   }
@@ -211,12 +211,15 @@ TokenBatch make_token_batch(const std::vector<const Sequence*>& seqs) {
   return b;
 }
 
-at::Tensor sequence_logprobs(const at::Tensor& hidden, const at::Tensor& lm_head, const TokenBatch& b) {
+at::Tensor token_logprobs(const at::Tensor& hidden, const at::Tensor& lm_head, const TokenBatch& b) {
   const int64_t d = hidden.size(-1);
-  at::Tensor h = hidden.reshape({-1, d}).index_select(0, b.positions);             // [P, d]
-  at::Tensor logp = at::log_softmax(at::matmul(h, lm_head.t()), -1);               // [P, V]
-  at::Tensor tok = logp.gather(1, b.targets.unsqueeze(1)).squeeze(1);               // [P]
-  return at::zeros({b.n_sequences}, tok.options()).index_add(0, b.sequence, tok);  // [N]
+  at::Tensor h = hidden.reshape({-1, d}).index_select(0, b.positions);  // [P, d]
+  at::Tensor logp = at::log_softmax(at::matmul(h, lm_head.t()), -1);    // [P, V]
+  return logp.gather(1, b.targets.unsqueeze(1)).squeeze(1);             // [P]
+}
+
+at::Tensor per_sequence(const at::Tensor& per_token, const TokenBatch& b) {
+  return at::zeros({b.n_sequences}, per_token.options()).index_add(0, b.sequence, per_token);  // [N]
 }
 
 ModelWeights clone_weights(const ModelWeights& w, bool tied) {

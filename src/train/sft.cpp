@@ -39,8 +39,7 @@ double SftTask::items_in(const std::vector<int64_t>& examples) const {
 
 StepStats SftTask::accumulate(const std::vector<int64_t>& examples, double normalizer) {
   TokenBatch b = batch_of(train_, examples);
-  at::Tensor logp = policy_->score(b, at::kFloat, false).first;  // [N] f32 Σ log p(response)
-  at::Tensor nll = -logp.sum();
+  at::Tensor nll = -policy_->score(b, at::kFloat, false).first.sum();  // f32 −Σ log p(response tokens)
   (nll / normalizer).backward();
   StepStats s;
   s.loss_sum = nll.item<double>();

@@ -24,6 +24,13 @@ struct PersRmBatch {
   at::Tensor weight;    // [K] f64: w_p entry of that principle
   at::Tensor pair;      // [K] int64: which pair k belongs to
   int64_t n_pairs = 0;
+  // The anchor: a response that a group (PreferencePair::group, e.g. contrastive twins) shows under
+  // several principles has, at each of its tokens, one slot shared by those sequences. anchor_tokens
+  // [Q] indexes the scored tokens (TokenBatch order) that have a slot, anchor_slot [Q] names it, and
+  // anchor_share [S] is 1 / the number of sequences in it; slots exist only where a response is seen
+  // under two principles or more.
+  at::Tensor anchor_tokens, anchor_slot, anchor_share;
+  int64_t n_anchor_slots = 0;
 };
 PersRmBatch make_persrm_batch(const std::vector<const PreferencePair*>& pairs);
 
@@ -31,11 +38,15 @@ struct PersRmOutput {
   at::Tensor loss;    // scalar in `precision`: Σ over pairs of −log σ(margin) (a sum: the caller normalizes)
   at::Tensor margin;  // [n_pairs] detached: β Σ_k w_k (Δ chosen − Δ rejected), the implicit reward margin
 };
+// `anchor` > 0 adds anchor · Σ over slots of (the slot's mean token log-ratio)²: the part of the
+// token reward that no principle explains is held at zero, so the decoding-time reward at each token
+// (DESIGN §1) is what the principles disagree on, not a drift they share (docs/results/diagnosis §6).
 PersRmOutput persrm_loss(Policy& policy, const PersRmBatch& batch, double beta,
-                         at::ScalarType precision = at::kFloat);
+                         at::ScalarType precision = at::kFloat, double anchor = 0);
 
 struct PersRmOptions {
   double beta = 0.1;          // --beta
+  double anchor = 0;          // --anchor: weight of the shared-drift penalty (persrm_loss)
   int64_t eval_batch_size = 16;
   void validate() const;
 };

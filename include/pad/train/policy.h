@@ -41,15 +41,17 @@ struct TokenBatch {
 };
 TokenBatch make_token_batch(const std::vector<const Sequence*>& sequences);
 
-// Sum over each sequence of log softmax(hidden · lm_headᵀ)[target] at the scored positions.
-// hidden [N, T, d], lm_head [V, d] → [N] in hidden's dtype. Only scored positions reach the vocabulary product.
-at::Tensor sequence_logprobs(const at::Tensor& hidden, const at::Tensor& lm_head, const TokenBatch& batch);
+// log softmax(hidden · lm_headᵀ)[target] at each scored position: hidden [N, T, d], lm_head [V, d] →
+// [P] in hidden's dtype. Only scored positions reach the vocabulary product.
+at::Tensor token_logprobs(const at::Tensor& hidden, const at::Tensor& lm_head, const TokenBatch& batch);
+// Per-token values [P] summed over each sequence → [N].
+at::Tensor per_sequence(const at::Tensor& per_token, const TokenBatch& batch);
 
 class Policy {
  public:
   virtual ~Policy() = default;
-  // Per-sequence log-prob sums [N] in `precision`: the trained policy (differentiable) and, when
-  // `want_ref`, the frozen reference (no gradient; undefined otherwise).
+  // Log-probs of the scored tokens [P] in `precision` (per_sequence sums them): the trained policy
+  // (differentiable) and, when `want_ref`, the frozen reference (no gradient; undefined otherwise).
   virtual std::pair<at::Tensor, at::Tensor> score(const TokenBatch& batch, at::ScalarType precision,
                                                   bool want_ref) = 0;
   // The trained policy's logits [B, T, V] f32 for tokens [B, T] int64, without gradient (checks, tests).
