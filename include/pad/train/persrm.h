@@ -35,7 +35,8 @@ struct PersRmBatch {
 PersRmBatch make_persrm_batch(const std::vector<const PreferencePair*>& pairs);
 
 struct PersRmOutput {
-  at::Tensor loss;    // scalar in `precision`: Σ over pairs of −log σ(margin) (a sum: the caller normalizes)
+  at::Tensor loss;    // scalar in `precision`: Σ over pairs of −log σ(margin), plus the anchor term
+                      // when `anchor` > 0 (a sum: the caller normalizes; metrics.jsonl's "loss" is it)
   at::Tensor margin;  // [n_pairs] detached: β Σ_k w_k (Δ chosen − Δ rejected), the implicit reward margin
 };
 // `anchor` > 0 adds anchor · Σ over slots of (the slot's mean token log-ratio)²: the part of the
