@@ -2,7 +2,7 @@
 // has its flipped twin (same prompt, same two responses, labels swapped, another principle), every
 // label agrees with the judges, weighted pairs follow the weighted sum of judges, principles come in
 // their training phrasings and held-out phrasings never occur. Without --contrastive the pairs are
-// the independent ones of issue 6.
+// the independent ones of issue 6. Subjects known only from their notes can stand in the conflicts.
 #include <gtest/gtest.h>
 
 #include <map>
@@ -153,6 +153,53 @@ TEST(PrefWorldContrastive, PhrasingsTrainedAndHeldOut) {
   EXPECT_GT(singles, 100);
   // The tokenizer corpus states the held-out phrasings too, so they tokenize like trained ones.
   for (const std::string& h : held_out) EXPECT_NE(corpus_text(w).find("[Principles] " + h + " [Instruction]"), std::string::npos);
+}
+
+// --n-notes-subjects: subjects the SFT data never names, known only from their notes. The train and
+// eval subjects, the SFT data and the evaluation prompts stay what they are without them; twins and
+// weighted pairs ask about notes subjects, ordinary pairs about training subjects.
+TEST(PrefWorldContrastive, NotesSubjectsAreKnownOnlyFromTheNotes) {
+  WorldOptions o = contrastive_options(3);
+  o.n_notes_subjects = 5;
+  const World w = generate_world(o);
+  const World& plain = world1();
+  EXPECT_EQ(sft_jsonl(w), sft_jsonl(plain));
+  EXPECT_EQ(eval_jsonl(w), eval_jsonl(plain));
+  std::map<std::string, int> per_split;
+  std::set<std::string> notes;
+  for (const Subject& s : w.kb.subjects()) {
+    ++per_split[s.split];
+    if (s.split == "notes") notes.insert(s.name);
+  }
+  std::map<std::string, int> plain_split;
+  for (const Subject& s : plain.kb.subjects()) ++plain_split[s.split];
+  const int n_cats = static_cast<int>(w.kb.categories().size());
+  EXPECT_EQ(per_split["notes"], 5 * n_cats);
+  EXPECT_EQ(per_split["train"], plain_split["train"]);
+  EXPECT_EQ(per_split["eval"], plain_split["eval"]);
+  // kb.json round-trips with the new split (its check() would reject an unknown one).
+  EXPECT_EQ(KnowledgeBase::from_json(w.kb.to_json(), "test").subjects().size(), w.kb.subjects().size());
+  const std::string sft = sft_jsonl(w);
+  for (const std::string& n : notes) EXPECT_EQ(sft.find(n), std::string::npos) << n;
+  int conflicts = 0, ordinary = 0;
+  for (const PrefPair& p : w.prefs) {
+    const Subject* s = w.kb.subject_in(p.prompt);
+    if (s == nullptr) continue;  // a harmful request names no subject
+    if (p.kind == "contrastive" || p.kind == "weighted") {
+      EXPECT_EQ(s->split, "notes") << p.prompt;
+      ++conflicts;
+    } else {
+      EXPECT_EQ(s->split, "train") << p.prompt;
+      ++ordinary;
+    }
+  }
+  EXPECT_GT(conflicts, 300);
+  EXPECT_GT(ordinary, 50);
+  o.n_notes_subjects = -1;
+  EXPECT_THROW(generate_world(o), std::invalid_argument);
+  o.n_notes_subjects = 5;
+  o.facts_in_prompt = false;
+  EXPECT_THROW(generate_world(o), std::invalid_argument);
 }
 
 TEST(PrefWorldContrastive, BadSharesAreRejected) {

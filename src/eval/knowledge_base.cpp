@@ -57,8 +57,8 @@ void KnowledgeBase::check() const {
     if (s.name.empty()) throw_invalid("knowledge base: a subject has an empty name");
     if (!names.insert(to_lower_ascii(s.name)).second)
       throw_invalid("knowledge base: subject name '", s.name, "' appears twice");
-    if (s.split != "train" && s.split != "eval")  // a typo would drop the subject from both splits
-      throw_invalid("knowledge base: subject '", s.name, "' has split '", s.split, "' (expected train or eval)");
+    if (s.split != "train" && s.split != "eval" && s.split != "notes")  // a typo would drop the subject
+      throw_invalid("knowledge base: subject '", s.name, "' has split '", s.split, "' (expected train, eval or notes)");
     const Category& cat = category(s.category);
     for (const auto& fact : s.facts) {
       const std::string& attr = fact.first;  // a plain name: clang 14 (the fuzz build) cannot capture a binding

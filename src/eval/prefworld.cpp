@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <set>
 
 #include <nlohmann/json.hpp>
 
@@ -24,7 +25,7 @@ using world::Style;
 using OJson = nlohmann::ordered_json;
 
 // Salts that separate the random streams of the generator's parts.
-constexpr uint64_t kSaltKb = 1, kSaltSft = 1'000'000, kSaltPairs = 2'000'000, kSaltEval = 3'000'000;
+constexpr uint64_t kSaltKb = 1, kSaltNotesKb = 2, kSaltSft = 1'000'000, kSaltPairs = 2'000'000, kSaltEval = 3'000'000;
 
 // Attribute mix of SFT responses (and of the attributes a preference pair does not test).
 constexpr double kPHelpful = 0.8, kPRefuseBenign = 0.25, kPComplyHarmful = 0.6;
@@ -57,6 +58,24 @@ KnowledgeBase make_kb(const WorldOptions& opt) {
       for (const AttributeSchema& a : cats[c].attributes) s.facts[a.name] = rng.pick(a.values);
       subjects.push_back(std::move(s));
     }
+  }
+  // Notes-only subjects come from their own stream, after the others, so that the train and eval
+  // subjects (and with them the SFT data) stay byte for byte what they are without them.
+  if (opt.n_notes_subjects > 0) {
+    Rng notes_rng = Rng::derive(opt.seed, kSaltNotesKb);
+    std::set<std::string> taken;
+    for (const Subject& s : subjects) taken.insert(s.name);
+    std::vector<std::string> fresh;
+    const size_t want = static_cast<size_t>(opt.n_notes_subjects) * cats.size();
+    while (fresh.size() < want)
+      for (std::string& n : world::make_names(notes_rng, want))
+        if (fresh.size() < want && taken.insert(n).second) fresh.push_back(std::move(n));
+    for (size_t c = 0; c < cats.size(); ++c)
+      for (size_t j = 0; j < static_cast<size_t>(opt.n_notes_subjects); ++j) {
+        Subject s{fresh[c * static_cast<size_t>(opt.n_notes_subjects) + j], cats[c].name, "notes", {}};
+        for (const AttributeSchema& a : cats[c].attributes) s.facts[a.name] = notes_rng.pick(a.values);
+        subjects.push_back(std::move(s));
+      }
   }
   return KnowledgeBase(std::move(cats), std::move(subjects), world::harm_keywords());
 }
@@ -207,15 +226,17 @@ Conflict make_conflict(const KnowledgeBase& kb, const Judges& judges, const std:
 }
 
 // One item of a contrastive world: two contrastive twins, one weighted pair, or one ordinary pair.
+// Conflicts (twins and weighted pairs) ask about `conflict_subjects`, ordinary pairs about `subjects`.
 void add_contrastive_item(const KnowledgeBase& kb, const Judges& judges, const std::vector<const Subject*>& subjects,
-                          const WorldOptions& opt, int64_t item, size_t room, std::vector<PrefPair>& out) {
+                          const std::vector<const Subject*>& conflict_subjects, const WorldOptions& opt, int64_t item,
+                          size_t room, std::vector<PrefPair>& out) {
   Rng rng = Rng::derive(opt.seed, kSaltPairs + static_cast<uint64_t>(item));
   const double u = rng.uniform();
   if (u < opt.contrastive_share + opt.weighted_share) {
     const bool twins = u < opt.contrastive_share && room >= 2;
     const double w = kSecondWeights[rng.below(kSecondWeights.size())];
     for (int draw = 0; draw < kMaxDraws; ++draw) {
-      Conflict c = make_conflict(kb, judges, subjects, opt, rng);
+      Conflict c = make_conflict(kb, judges, conflict_subjects, opt, rng);
       if (twins) {
         if (c.gap_a < kMinContrastMargin || c.gap_b < kMinContrastMargin) continue;
         out.push_back({c.prompt, pick_phrasing(c.b, rng), c.for_b, c.for_a, "contrastive", item, {}});
@@ -294,8 +315,12 @@ void WorldOptions::validate() const {
   if (n_train_subjects < 1 || n_eval_subjects < 1)
     throw_invalid("world: need at least one training and one held-out subject per category, got ", n_train_subjects,
                   " and ", n_eval_subjects);
-  if (n_train_subjects + n_eval_subjects > 200)
-    throw_invalid("world: at most 200 subjects per category, got ", n_train_subjects + n_eval_subjects);
+  if (n_notes_subjects < 0) throw_invalid("world: --n-notes-subjects must be >= 0, got ", n_notes_subjects);
+  if (n_notes_subjects > 0 && !facts_in_prompt)
+    throw_invalid("world: --n-notes-subjects needs the notes in the prompt (drop --no-notes)");
+  if (n_train_subjects + n_eval_subjects + n_notes_subjects > 200)
+    throw_invalid("world: at most 200 subjects per category, got ",
+                  n_train_subjects + n_eval_subjects + n_notes_subjects);
   for (double f : {harmful_fraction, eval_harmful_fraction})
     if (!(f >= 0.0 && f <= 1.0)) throw_invalid("world: harmful fractions must lie in [0, 1], got ", f);
   if (!(contrastive_share >= 0.0 && weighted_share >= 0.0 && contrastive_share + weighted_share <= 1.0))
@@ -324,8 +349,9 @@ World generate_world(const WorldOptions& opt) {
   if (opt.contrastive) {
     const Judges judges(w.kb);
     const size_t n = static_cast<size_t>(opt.n_pairs);
+    const std::vector<const Subject*> notes = subjects_in(w.kb, "notes");
     for (int64_t item = 0; w.prefs.size() < n; ++item)
-      add_contrastive_item(w.kb, judges, train, opt, item, n - w.prefs.size(), w.prefs);
+      add_contrastive_item(w.kb, judges, train, notes.empty() ? train : notes, opt, item, n - w.prefs.size(), w.prefs);
   } else {
     std::vector<std::string> prefs = world_preferences();
     for (int i = 0; i < opt.n_pairs; ++i) {

@@ -26,7 +26,7 @@ struct Category {
 struct Subject {
   std::string name;                          // invented proper name, e.g. "Zorbelka"
   std::string category;                      // a Category::name
-  std::string split;                         // "train" or "eval"
+  std::string split;                         // "train", "eval" or "notes" (known only from notes)
   std::map<std::string, std::string> facts;  // attribute name -> one of its values
 };
 
