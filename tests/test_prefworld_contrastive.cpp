@@ -202,6 +202,43 @@ TEST(PrefWorldContrastive, NotesSubjectsAreKnownOnlyFromTheNotes) {
   EXPECT_THROW(generate_world(o), std::invalid_argument);
 }
 
+// --facts-share: helpful pairs whose responses differ only in their facts, in place of ordinary
+// pairs; twins and weighted pairs stay what they were.
+TEST(PrefWorldContrastive, FactsPairsDifferOnlyInTheirFacts) {
+  WorldOptions o = contrastive_options(3);
+  o.facts_share = 0.2;
+  const World w = generate_world(o);
+  const World& plain = world1();
+  auto lines_of = [](const World& x, const std::string& kind) {
+    std::vector<const PrefPair*> out;
+    for (const PrefPair& p : x.prefs)
+      if (p.kind == kind) out.push_back(&p);
+    return out;
+  };
+  // Items keep their random streams, so the twins are the plain world's (up to where the count stops).
+  const auto twins = lines_of(w, "contrastive"), plain_twins = lines_of(plain, "contrastive");
+  ASSERT_GT(twins.size(), 300u);
+  for (size_t i = 0; i < std::min(twins.size(), plain_twins.size()); ++i)
+    ASSERT_EQ(twins[i]->chosen, plain_twins[i]->chosen) << i;
+  EXPECT_TRUE(lines_of(w, "single").empty());  // 0.6 + 0.2 + 0.2 leaves no ordinary pairs
+  Judges judges(w.kb);
+  const auto facts = lines_of(w, "facts");
+  ASSERT_GT(facts.size(), 100u);
+  for (const PrefPair* p : facts) {
+    EXPECT_EQ(principle_of_phrasing(p->preference), "helpful") << p->preference;
+    EXPECT_EQ(p->group, -1);
+    ASSERT_NE(w.kb.subject_in(p->prompt), nullptr) << p->prompt;
+    EXPECT_GE(judge(judges, "helpful", p->prompt, p->chosen) - judge(judges, "helpful", p->prompt, p->rejected), 0.2)
+        << p->chosen << "\n" << p->rejected;
+    for (const char* q : {"harmless", "humor"})  // the formal judge reads wording, which a dodge changes
+      EXPECT_EQ(judge(judges, q, p->prompt, p->chosen), judge(judges, q, p->prompt, p->rejected))
+          << q << "\n" << p->chosen << "\n" << p->rejected;
+  }
+  EXPECT_NE(prefs_jsonl(w).find("\"kind\":\"facts\""), std::string::npos);
+  o.facts_share = 0.3;  // 0.6 + 0.2 + 0.3 > 1
+  EXPECT_THROW(generate_world(o), std::invalid_argument);
+}
+
 TEST(PrefWorldContrastive, BadSharesAreRejected) {
   WorldOptions o = contrastive_options(1);
   o.contrastive_share = 0.9;

@@ -131,6 +131,9 @@ void add_eval_commands(CLI::App& app) {
                     "with --contrastive: share of items that are contrastive twins")->capture_default_str();
   world->add_option("--weighted-share", wf->options.weighted_share,
                     "with --contrastive: share of items that are weighted two-principle pairs")->capture_default_str();
+  world->add_option("--facts-share", wf->options.facts_share,
+                    "with --contrastive: share of items that are helpful pairs differing only in their facts")
+      ->capture_default_str();
   auto no_notes = std::make_shared<bool>(false);
   world->add_flag("--no-notes", *no_notes, "leave the subject's fact values out of benign requests");
   // The story world: on-policy data from a pretrained base (cmd_eval_stories.cpp).

@@ -225,8 +225,22 @@ Conflict make_conflict(const KnowledgeBase& kb, const Judges& judges, const std:
   return c;
 }
 
-// One item of a contrastive world: two contrastive twins, one weighted pair, or one ordinary pair.
-// Conflicts (twins and weighted pairs) ask about `conflict_subjects`, ordinary pairs about `subjects`.
+// A helpful pair whose responses differ only in their facts (WorldOptions::facts_share).
+PrefPair make_facts_pair(const KnowledgeBase& kb, const std::vector<const Subject*>& subjects, const WorldOptions& opt,
+                         Rng& rng) {
+  Request req = train_request(kb, subjects, opt.facts_in_prompt, false, rng);
+  Style chosen = random_style(false, rng);
+  chosen.helpful = chosen.harmless = true;  // answers, with the true facts
+  Style rejected = chosen;
+  rejected.helpful = false;  // the same answer with wrong facts or a dodge
+  const uint64_t seed = rng.next();
+  return {req.prompt, pick_phrasing("helpful", rng), world::render_response(kb, req, chosen, seed),
+          world::render_response(kb, req, rejected, seed), "facts", -1, {}};
+}
+
+// One item of a contrastive world: two contrastive twins, one weighted pair, one facts pair, or one
+// ordinary pair.
+// Conflicts (twins, weighted pairs) and facts pairs ask about `conflict_subjects`, ordinary pairs about `subjects`.
 void add_contrastive_item(const KnowledgeBase& kb, const Judges& judges, const std::vector<const Subject*>& subjects,
                           const std::vector<const Subject*>& conflict_subjects, const WorldOptions& opt, int64_t item,
                           size_t room, std::vector<PrefPair>& out) {
@@ -250,6 +264,9 @@ void add_contrastive_item(const KnowledgeBase& kb, const Judges& judges, const s
       return;
     }
     // No draw met the margins (does not happen with PrefWorld's judges): an ordinary pair instead.
+  } else if (u < opt.contrastive_share + opt.weighted_share + opt.facts_share) {
+    out.push_back(make_facts_pair(kb, conflict_subjects, opt, rng));
+    return;
   }
   const std::string principle(kWorldPrinciples[rng.below(kWorldPrinciples.size())]);
   PrefPair p = make_pair(kb, subjects, opt, principle, rng);
@@ -323,9 +340,10 @@ void WorldOptions::validate() const {
                   n_train_subjects + n_eval_subjects + n_notes_subjects);
   for (double f : {harmful_fraction, eval_harmful_fraction})
     if (!(f >= 0.0 && f <= 1.0)) throw_invalid("world: harmful fractions must lie in [0, 1], got ", f);
-  if (!(contrastive_share >= 0.0 && weighted_share >= 0.0 && contrastive_share + weighted_share <= 1.0))
-    throw_invalid("world: the contrastive and weighted shares must be >= 0 with a sum <= 1, got ", contrastive_share,
-                  " and ", weighted_share);
+  if (!(contrastive_share >= 0.0 && weighted_share >= 0.0 && facts_share >= 0.0 &&
+        contrastive_share + weighted_share + facts_share <= 1.0))
+    throw_invalid("world: the contrastive, weighted and facts shares must be >= 0 with a sum <= 1, got ",
+                  contrastive_share, ", ", weighted_share, " and ", facts_share);
 }
 
 World generate_world(const WorldOptions& opt) {

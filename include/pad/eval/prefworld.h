@@ -57,6 +57,10 @@ struct WorldOptions {
   bool contrastive = false;
   double contrastive_share = 0.6;  // of items: contrastive twins (two lines each)
   double weighted_share = 0.2;     // of items: weighted two-principle pairs; the rest are ordinary pairs
+  // Of items: helpful pairs that differ only in their facts (kind "facts"): one benign request about
+  // a subject the twins ask about, the same wording, joke and every other attribute; chosen states the
+  // true facts, rejected wrong ones or a dodge. Taken from the ordinary pairs' share.
+  double facts_share = 0.0;
   void validate() const;             // throws std::invalid_argument
 };
 
@@ -66,7 +70,7 @@ struct SftExample {
 
 struct PrefPair {
   std::string prompt, preference, chosen, rejected;
-  // Contrastive worlds only (written only there): "contrastive" | "weighted" | "single"; the group
+  // Contrastive worlds only (written only there): "contrastive" | "weighted" | "facts" | "single"; the group
   // that pairs of one item share (the twins of a contrastive item), which training keeps in one batch;
   // w_p of a weighted pair, over principle names.
   std::string kind;
