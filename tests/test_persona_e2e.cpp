@@ -4,7 +4,8 @@
 // the three conflicts (humor vs helpful, humor vs harmless, helpful vs harmless) the same two
 // responses are ranked one way under one principle and the other way under the other (a
 // principle-blind reward gets exactly one twin of a group right and a summed margin of 0).
-// A reduced `THREADS=2 ONLY=persrm-lora scripts/build-default-models`.
+// A reduced first stage of `THREADS=2 ONLY=persrm-lora scripts/build-default-models` (the twins; the
+// second stage, twins plus facts pairs from that adapter, is not repeated here).
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
