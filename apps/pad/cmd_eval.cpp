@@ -122,7 +122,7 @@ void add_eval_commands(CLI::App& app) {
   world->add_option("--n-eval-subjects", wf->options.n_eval_subjects, "held-out subjects per category")
       ->capture_default_str();
   world->add_option("--n-notes-subjects", wf->options.n_notes_subjects,
-                    "subjects per category known only from their notes; contrastive twins ask about them")
+                    "subjects per category known only from their notes; twins, weighted and facts pairs ask about them")
       ->capture_default_str();
   world->add_flag("--contrastive", wf->options.contrastive,
                   "P-Soups-style pairs: the same two responses under principles that disagree, labels opposite "

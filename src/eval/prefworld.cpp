@@ -65,14 +65,14 @@ KnowledgeBase make_kb(const WorldOptions& opt) {
     Rng notes_rng = Rng::derive(opt.seed, kSaltNotesKb);
     std::set<std::string> taken;
     for (const Subject& s : subjects) taken.insert(s.name);
-    std::vector<std::string> fresh;
-    const size_t want = static_cast<size_t>(opt.n_notes_subjects) * cats.size();
+    const size_t per_category = static_cast<size_t>(opt.n_notes_subjects), want = per_category * cats.size();
+    std::vector<std::string> fresh;  // names no other subject has
     while (fresh.size() < want)
       for (std::string& n : world::make_names(notes_rng, want))
         if (fresh.size() < want && taken.insert(n).second) fresh.push_back(std::move(n));
     for (size_t c = 0; c < cats.size(); ++c)
-      for (size_t j = 0; j < static_cast<size_t>(opt.n_notes_subjects); ++j) {
-        Subject s{fresh[c * static_cast<size_t>(opt.n_notes_subjects) + j], cats[c].name, "notes", {}};
+      for (size_t j = 0; j < per_category; ++j) {
+        Subject s{fresh[c * per_category + j], cats[c].name, "notes", {}};
         for (const AttributeSchema& a : cats[c].attributes) s.facts[a.name] = notes_rng.pick(a.values);
         subjects.push_back(std::move(s));
       }

@@ -39,9 +39,10 @@ struct WorldOptions {
   int n_train_subjects = 16;         // training subjects per category
   int n_eval_subjects = 6;           // held-out subjects per category
   // Subjects per category known only from their notes (split "notes"): the SFT data never names them,
-  // so a model knows their facts only by reading the prompt, as for held-out subjects. Contrastive
-  // twins ask about them when there are any, so the helpful principle learns to state the facts the
-  // notes give rather than the facts the base memorised (issue 12). 0 leaves the world as it was.
+  // so a model knows their facts only by reading the prompt, as for held-out subjects. When there are
+  // any, contrastive twins, weighted pairs and facts pairs ask about them (ordinary pairs keep the
+  // training subjects), so that facts pairs teach helpful to state the facts the notes give rather
+  // than those the base memorised (issue 12, diagnosis §7). 0 leaves the world as it was.
   int n_notes_subjects = 0;
   double harmful_fraction = 0.3;     // share of harmful requests in SFT data and humor pairs
   double eval_harmful_fraction = 0.2;  // share of harmful requests among evaluation prompts
