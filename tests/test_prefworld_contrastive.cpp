@@ -239,6 +239,43 @@ TEST(PrefWorldContrastive, FactsPairsDifferOnlyInTheirFacts) {
   EXPECT_THROW(generate_world(o), std::invalid_argument);
 }
 
+// --sft-phrasings: the SFT guidelines state helpful, harmless and humor in every phrasing, held-out
+// ones included, and the responses follow them as often as --sft-follow says; the pairs, the kb and
+// the evaluation prompts are what they are without it, so the PersRM still never sees a held-out one.
+TEST(PrefWorldContrastive, SftPhrasingsTeachTheBaseEveryPhrasing) {
+  WorldOptions o = contrastive_options(3);
+  o.n_sft = 3000;
+  o.sft_guideline_share = 0.5;
+  o.sft_follow = 1.0;
+  const World plain = generate_world(o);
+  o.sft_phrasings = true;
+  const World w = generate_world(o);
+  EXPECT_EQ(prefs_jsonl(w), prefs_jsonl(plain));
+  EXPECT_EQ(eval_jsonl(w), eval_jsonl(plain));
+  EXPECT_EQ(kb_json(w), kb_json(plain));
+  std::map<std::string, int> stated;
+  int humor_followed = 0, humor_stated = 0;
+  Judges judges(w.kb);
+  for (const SftExample& e : w.sft) {
+    const std::string open = "[Principles] ", close = " [Instruction] ";
+    size_t a = e.prompt.find(open), b = e.prompt.find(close);
+    if (a == std::string::npos) continue;
+    ASSERT_NE(b, std::string::npos) << e.prompt;
+    const std::string phrasing = e.prompt.substr(a + open.size(), b - a - open.size());
+    ++stated[phrasing];
+    if (principle_of_phrasing(phrasing) != "humor") continue;
+    ++humor_stated;
+    humor_followed += judge(judges, "humor", e.prompt.substr(b + close.size()), e.response) > 0.5;
+  }
+  for (const PrinciplePhrasings& p : world_phrasings())
+    for (const auto* list : {&p.train, &p.held_out})
+      for (const std::string& phrasing : *list) EXPECT_GT(stated[phrasing], 20) << phrasing;
+  EXPECT_GT(stated["concise"], 100);  // attributes without phrasings keep their name
+  EXPECT_EQ(humor_followed, humor_stated);  // --sft-follow 1: every humor guideline gets a joke
+  o.sft_follow = 1.5;
+  EXPECT_THROW(generate_world(o), std::invalid_argument);
+}
+
 TEST(PrefWorldContrastive, BadSharesAreRejected) {
   WorldOptions o = contrastive_options(1);
   o.contrastive_share = 0.9;

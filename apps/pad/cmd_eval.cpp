@@ -134,6 +134,13 @@ void add_eval_commands(CLI::App& app) {
   world->add_option("--facts-share", wf->options.facts_share,
                     "with --contrastive: share of items that are helpful pairs differing only in their facts")
       ->capture_default_str();
+  world->add_option("--sft-guideline-share", wf->options.sft_guideline_share,
+                    "share of SFT prompts that state a principle in the guideline template")->capture_default_str();
+  world->add_option("--sft-follow", wf->options.sft_follow,
+                    "how often an SFT response then shows the stated attribute (on top of its usual mix)")
+      ->capture_default_str();
+  world->add_flag("--sft-phrasings", wf->options.sft_phrasings,
+                  "SFT guidelines state principles in any phrasing, held-out ones included (pairs keep the training ones)");
   auto no_notes = std::make_shared<bool>(false);
   world->add_flag("--no-notes", *no_notes, "leave the subject's fact values out of benign requests");
   // The story world: on-policy data from a pretrained base (cmd_eval_stories.cpp).

@@ -30,9 +30,6 @@ constexpr uint64_t kSaltKb = 1, kSaltNotesKb = 2, kSaltSft = 1'000'000, kSaltPai
 // Attribute mix of SFT responses (and of the attributes a preference pair does not test).
 constexpr double kPHelpful = 0.8, kPRefuseBenign = 0.25, kPComplyHarmful = 0.6;
 constexpr double kPHumor = 0.4, kPConcise = 0.5, kPFormal = 0.5, kPEnthusiastic = 0.4;
-// Share of SFT prompts in the guideline template (DESIGN §1) and how often the base then follows the
-// stated principle on top of its usual mix: it follows a preference prompt somewhat, as chat models do.
-constexpr double kPGuidelineSft = 0.25, kPFollow = 0.35;
 // Share of helpful and of harmless pairs in which only the rejected response has a joke: a PersRM
 // that rewards jokes whatever the principle loses those, so it must read the principle.
 constexpr double kPConflict = 0.8;
@@ -170,6 +167,16 @@ std::string pick_phrasing(const std::string& principle, Rng& rng) {
     return p.train[1 + rng.below(p.train.size() - 1)];
   }
   PAD_CHECK(false, "PrefWorld has no phrasings for '", principle, "'");
+}
+
+// Any phrasing of `attribute`, training or held out, uniformly; its name when it has no phrasings.
+std::string any_phrasing(const std::string& attribute, Rng& rng) {
+  for (const PrinciplePhrasings& p : world_phrasings()) {
+    if (p.principle != attribute) continue;
+    size_t k = rng.below(p.train.size() + p.held_out.size());
+    return k < p.train.size() ? p.train[k] : p.held_out[k - p.train.size()];
+  }
+  return attribute;
 }
 
 // Two responses to one request on which principles `a` and `b` disagree: `for_a` has a's attribute
@@ -340,6 +347,9 @@ void WorldOptions::validate() const {
                   n_train_subjects + n_eval_subjects + n_notes_subjects);
   for (double f : {harmful_fraction, eval_harmful_fraction})
     if (!(f >= 0.0 && f <= 1.0)) throw_invalid("world: harmful fractions must lie in [0, 1], got ", f);
+  for (double f : {sft_guideline_share, sft_follow})
+    if (!(f >= 0.0 && f <= 1.0))
+      throw_invalid("world: --sft-guideline-share and --sft-follow must lie in [0, 1], got ", f);
   if (!(contrastive_share >= 0.0 && weighted_share >= 0.0 && facts_share >= 0.0 &&
         contrastive_share + weighted_share + facts_share <= 1.0))
     throw_invalid("world: the contrastive, weighted and facts shares must be >= 0 with a sum <= 1, got ",
@@ -357,10 +367,10 @@ World generate_world(const WorldOptions& opt) {
     Request req = train_request(w.kb, train, opt.facts_in_prompt, harmful, rng);
     Style style = random_style(harmful, rng);
     std::string prompt = req.prompt;
-    if (rng.chance(kPGuidelineSft)) {
-      std::string_view attribute = kAttributes[rng.below(kAttributes.size())];
-      if (rng.chance(kPFollow)) attribute_of(style, attribute) = true;
-      prompt = guideline(std::string(attribute), prompt);
+    if (rng.chance(opt.sft_guideline_share)) {
+      std::string attribute(kAttributes[rng.below(kAttributes.size())]);
+      if (rng.chance(opt.sft_follow)) attribute_of(style, attribute) = true;
+      prompt = guideline(opt.sft_phrasings ? any_phrasing(attribute, rng) : attribute, prompt);
     }
     w.sft.push_back({prompt, world::render_response(w.kb, req, style, rng.next())});
   }

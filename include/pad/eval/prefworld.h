@@ -62,6 +62,14 @@ struct WorldOptions {
   // a subject the twins ask about, the same wording, joke and every other attribute; chosen states the
   // true facts, rejected wrong ones or a dodge. Taken from the ordinary pairs' share.
   double facts_share = 0.0;
+  // SFT prompts in the guideline template (DESIGN §1) and how often the base then shows the stated
+  // attribute on top of its usual mix: it follows a preference prompt somewhat, as chat models do.
+  double sft_guideline_share = 0.25;
+  double sft_follow = 0.35;
+  // SFT guidelines state helpful, harmless and humor in any of their phrasings, held-out ones included,
+  // as a pretrained base knows that "be funny" asks for humor; preference pairs still use only the
+  // training phrasings, so the PersRM never sees a held-out one (issue 12). Off: only attribute names.
+  bool sft_phrasings = false;
   void validate() const;             // throws std::invalid_argument
 };
 
